@@ -1,0 +1,1 @@
+"""Users, roles, tokens, sign-up/sign-in pages and API."""

@@ -1,0 +1,1 @@
+"""Shared foundations: the SurrealDB data layer, API conventions, health and metrics."""

@@ -1,0 +1,230 @@
+"""The one SurrealDB client of the process and the rules every query follows.
+
+Why it looks like this (measured facts in ``../shared/notes/environment.md``):
+
+* Only the async SDK client is used; the sync one holds the GIL for a whole
+  query. Sync code (management commands, tests) calls through ``run_sync``.
+* One handle per process: an embedded file database is locked by the first
+  handle that opens it.
+* ``mem://`` loses acknowledged concurrent writes to one record, so on that
+  engine write transactions are serialised in the process (``_write_lock``).
+* Other engines report write conflicts as retryable; a write transaction is
+  retried a bounded number of times, then the caller gets 503.
+* Every write is one SurrealQL transaction (``write``): a failure anywhere
+  rolls back everything, so nothing half-written stays behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import re
+import time
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from asgiref.sync import async_to_sync
+from surrealdb import AsyncSurreal
+
+from apps.core import metrics
+from apps.core.db.errors import (
+    DatabaseUnavailable,
+    RetryableConflict,
+    error_from_exception,
+    error_from_message,
+    first_failure,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+MEMORY_SCHEMES = ("mem", "memory")
+EMBEDDED_SCHEMES = (*MEMORY_SCHEMES, "surrealkv", "file")
+_PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+class SurrealClient:
+    """A connection to one SurrealDB namespace/database with the project's safety rules."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        namespace: str,
+        database: str,
+        *,
+        username: str = "root",
+        password: str = "root",
+        max_attempts: int = 8,
+        serialise_writes: bool | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.namespace = namespace
+        self.database = database
+        self._username = username
+        self._password = password
+        self.max_attempts = max_attempts
+        scheme = endpoint.split("://", 1)[0].lower()
+        self.is_embedded = scheme in EMBEDDED_SCHEMES
+        self.is_memory = scheme in MEMORY_SCHEMES
+        # The mem:// data-loss workaround. Settable for the regression test only.
+        self.serialise_writes = self.is_memory if serialise_writes is None else serialise_writes
+        self._conn: Any = None
+        self._connect_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._write_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+        # Instrumentation for tests and diagnostics: how many write transactions ran at once.
+        self.writes_in_flight = 0
+        self.max_writes_in_flight = 0
+
+    # -- connection -------------------------------------------------------
+
+    def _loop_lock(self, locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]) -> asyncio.Lock:
+        # asyncio locks belong to one event loop; sync callers may bring their own
+        # loop (async_to_sync), so each loop gets its own lock. The server runs on one loop.
+        loop = asyncio.get_running_loop()
+        lock = locks.get(loop)
+        if lock is None:
+            lock = locks[loop] = asyncio.Lock()
+        return lock
+
+    @property
+    def connected(self) -> bool:
+        return self._conn is not None
+
+    async def connect(self) -> None:
+        if self._conn is not None:
+            return
+        async with self._loop_lock(self._connect_locks):
+            if self._conn is not None:
+                return
+            try:
+                conn = AsyncSurreal(self.endpoint)
+                await conn.connect()
+                if not self.is_embedded:
+                    await conn.signin({"username": self._username, "password": self._password})
+                await conn.use(self.namespace, self.database)
+            except Exception as exc:
+                log.error("surrealdb connect failed", extra={"endpoint": self.endpoint, "error": str(exc)})
+                raise DatabaseUnavailable() from exc
+            self._conn = conn
+
+    async def use(self, namespace: str, database: str) -> None:
+        """Switch namespace/database (tests give each test a fresh one)."""
+        await self.connect()
+        await self._conn.use(namespace, database)
+        self.namespace, self.database = namespace, database
+
+    async def close(self) -> None:
+        """Close the engine explicitly; an embedded engine left open may panic at interpreter exit."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                await conn.close()
+            except Exception:
+                log.warning("surrealdb close failed", exc_info=True)
+
+    # -- queries ----------------------------------------------------------
+
+    async def _raw(self, sql: str, variables: dict[str, Any] | None) -> list[dict[str, Any]]:
+        await self.connect()
+        try:
+            response = await self._conn.query_raw(sql, variables or {})
+        except Exception as exc:
+            mapped = error_from_exception(exc)
+            if isinstance(mapped, DatabaseUnavailable) and not self.is_embedded:
+                self._conn = None  # reconnect on the next call
+            raise mapped from exc
+        if response.get("error"):
+            error = response["error"]
+            raise error_from_message(str(error.get("message", error)), error.get("kind"))
+        return list(response.get("result") or [])
+
+    async def query(self, sql: str, variables: dict[str, Any] | None = None, *, operation: str = "query") -> list[Any]:
+        """Run read statements; returns one result per statement, raises the first failure."""
+        started = time.perf_counter()
+        try:
+            statements = await self._raw(sql, variables)
+        finally:
+            metrics.db_query_duration_seconds.labels(operation).observe(time.perf_counter() - started)
+        failure = first_failure(statements)
+        if failure is not None:
+            raise error_from_message(str(failure.get("result")), failure.get("kind"))
+        return [s.get("result") for s in statements]
+
+    async def write(self, sql: str, variables: dict[str, Any] | None = None, *, operation: str = "write") -> list[Any]:
+        """Run statements as one transaction; returns the results of the inner statements.
+
+        Serialised in-process on ``mem://``; retried while the engine reports a
+        retryable conflict, at most ``max_attempts`` times, then 503.
+        """
+        wrapped = f"BEGIN TRANSACTION;\n{sql.strip().rstrip(';')};\nCOMMIT TRANSACTION;"
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                if self.serialise_writes:
+                    async with self._loop_lock(self._write_locks):
+                        results = await self._counted(self.query(wrapped, variables, operation=operation))
+                else:
+                    results = await self._counted(self.query(wrapped, variables, operation=operation))
+                return results[1:-1]
+            except RetryableConflict:
+                if attempt == self.max_attempts:
+                    log.warning("write transaction kept conflicting", extra={"operation": operation})
+                    raise
+                metrics.db_transaction_retries_total.labels(operation).inc()
+                await asyncio.sleep(random.uniform(0, 0.002 * 2**attempt))
+        raise AssertionError("unreachable")
+
+    async def _counted(self, awaitable: Awaitable[T]) -> T:
+        self.writes_in_flight += 1
+        self.max_writes_in_flight = max(self.max_writes_in_flight, self.writes_in_flight)
+        try:
+            return await awaitable
+        finally:
+            self.writes_in_flight -= 1
+
+    async def ping(self) -> None:
+        await self.query("RETURN 1;", operation="ping")
+
+
+_client: SurrealClient | None = None
+
+
+def get_db() -> SurrealClient:
+    """The process-wide client, built from settings on first use."""
+    global _client
+    if _client is None:
+        from django.conf import settings
+
+        cfg = settings.CONFIG
+        _client = SurrealClient(
+            cfg.surreal_endpoint,
+            cfg.surreal_ns,
+            cfg.surreal_db,
+            username=cfg.surreal_user,
+            password=cfg.surreal_pass,
+        )
+    return _client
+
+
+async def close_db() -> None:
+    global _client
+    client, _client = _client, None
+    if client is not None:
+        await client.close()
+
+
+def run_sync(func: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+    """Call an async data-layer function from sync code (commands, tests)."""
+    return async_to_sync(func)(*args, **kwargs)
+
+
+def prefix_params(sql: str, variables: dict[str, Any], prefix: str) -> tuple[str, dict[str, Any]]:
+    """Rename ``$name`` to ``$<prefix>name`` for the given variables (unit-of-work merging)."""
+    names = set(variables)
+    renamed = _PARAM.sub(lambda m: f"${prefix}{m.group(1)}" if m.group(1) in names else m.group(0), sql)
+    return renamed, {f"{prefix}{k}": v for k, v in variables.items()}

@@ -1,0 +1,52 @@
+"""Every Prometheus metric of the product, defined once (names of 07-operations.md).
+
+Other modules import the metric objects from here; nothing else registers
+metrics, so ``/metrics`` shows the whole set from the first scrape on.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+http_requests_total = Counter(
+    "gotong_http_requests_total", "HTTP requests by method, URL pattern and status", ["method", "route", "status"]
+)
+http_request_duration_seconds = Histogram(
+    "gotong_http_request_duration_seconds",
+    "HTTP request latency by method and URL pattern",
+    ["method", "route"],
+    buckets=_LATENCY_BUCKETS,
+)
+db_query_duration_seconds = Histogram(
+    "gotong_db_query_duration_seconds", "SurrealDB call latency by operation", ["operation"], buckets=_LATENCY_BUCKETS
+)
+db_transaction_retries_total = Counter(
+    "gotong_db_transaction_retries_total", "Write transactions retried after a retryable conflict", ["operation"]
+)
+idempotency_collisions_total = Counter(
+    "gotong_idempotency_collisions_total",
+    "Idempotency keys seen again: replayed, in progress or reused with another body",
+    ["operation", "result"],
+)
+rate_limited_total = Counter("gotong_rate_limited_total", "Requests refused by a rate limit", ["bucket"])
+realtime_connections = Gauge("gotong_realtime_connections", "Open realtime streams", ["transport"])
+realtime_disconnects_total = Counter(
+    "gotong_realtime_disconnects_total", "Realtime stream disconnects", ["transport", "reason"]
+)
+realtime_delivery_lag_seconds = Histogram(
+    "gotong_realtime_delivery_lag_seconds", "Commit to frame sent", buckets=_LATENCY_BUCKETS
+)
+realtime_fallback_total = Counter(
+    "gotong_realtime_fallback_total", "Realtime fallbacks between transports", ["from", "to", "reason"]
+)
+realtime_bridge_events_total = Counter(
+    "gotong_realtime_bridge_events_total", "Events of the realtime bridge between replicas", ["event"]
+)
+webhook_queue_lag_seconds = Gauge("gotong_webhook_queue_lag_seconds", "Age of the oldest due outbox event")
+webhook_outbox_events = Gauge("gotong_webhook_outbox_events", "Outbox events by status", ["status"])
+webhook_deliveries_total = Counter(
+    "gotong_webhook_deliveries_total", "Webhook delivery attempts", ["result", "status_code"]
+)
+storage_operations_total = Counter("gotong_storage_operations_total", "Object storage operations", ["op", "result"])

@@ -1,0 +1,129 @@
+"""Request-wide middleware: ids, access metrics and logs, body limits, security headers."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+from apps.core import context, metrics
+from apps.core.api import error_response
+from apps.core.errors import PayloadTooLarge, ValidationFailed
+from apps.core.ids import new_request_id
+
+access_log = logging.getLogger("gotong.access")
+
+MAX_ID_LENGTH = 128
+REQUEST_ID_HEADER = "X-Request-ID"
+CORRELATION_ID_HEADER = "X-Correlation-ID"
+
+# Paths whose body limit differs from MAX_BODY_BYTES (file uploads add theirs here).
+BODY_LIMIT_OVERRIDES: dict[str, int] = {}
+
+
+def valid_id(value: str) -> bool:
+    """1..128 visible ASCII characters (0x21..0x7E)."""
+    return 0 < len(value) <= MAX_ID_LENGTH and all(33 <= ord(c) <= 126 for c in value)
+
+
+class AsyncMiddleware:
+    """Base for async-only middleware (Django adapts them for sync callers)."""
+
+    sync_capable = False
+    async_capable = True
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+        if iscoroutinefunction(self.get_response):
+            markcoroutinefunction(self)
+
+
+class RequestContextMiddleware(AsyncMiddleware):
+    """X-Request-ID / X-Correlation-ID: validated or generated, always echoed; access log and metrics."""
+
+    async def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        problem: ValidationFailed | None = None
+        ids: dict[str, str] = {}
+        for header in (REQUEST_ID_HEADER, CORRELATION_ID_HEADER):
+            raw = request.headers.get(header)
+            if raw is None:
+                ids[header] = new_request_id()
+            elif valid_id(raw):
+                ids[header] = raw
+            else:
+                ids[header] = new_request_id()
+                problem = problem or ValidationFailed.for_fields({header: ["must be 1..128 visible ASCII characters"]})
+        request.request_id = ids[REQUEST_ID_HEADER]
+        request.correlation_id = ids[CORRELATION_ID_HEADER]
+        context.set_context(
+            context.RequestContext(request_id=request.request_id, correlation_id=request.correlation_id)
+        )
+
+        response = error_response(problem) if problem else await self.get_response(request)
+
+        response[REQUEST_ID_HEADER] = request.request_id
+        response[CORRELATION_ID_HEADER] = request.correlation_id
+        self._observe(request, response, time.perf_counter() - started)
+        return response
+
+    @staticmethod
+    def _observe(request: HttpRequest, response: HttpResponse, seconds: float) -> None:
+        match = getattr(request, "resolver_match", None)
+        route = "/" + match.route if match is not None and match.route else "unmatched"
+        metrics.http_requests_total.labels(request.method, route, str(response.status_code)).inc()
+        metrics.http_request_duration_seconds.labels(request.method, route).observe(seconds)
+        if route in ("/metrics", "/health"):
+            return
+        error_code = getattr(response, "error_code", None)
+        access_log.info(
+            "%s %s %s",
+            request.method,
+            request.path,
+            response.status_code,
+            extra={
+                "route": route,
+                "status": response.status_code,
+                "duration_ms": round(seconds * 1000, 2),
+                "user_id": context.current().user_id or None,
+                **({"error_code": error_code} if error_code else {}),
+            },
+        )
+
+
+class BodyLimitMiddleware(AsyncMiddleware):
+    """413 from ``Content-Length`` before any byte of an oversized body is read."""
+
+    async def __call__(self, request: HttpRequest) -> HttpResponse:
+        limit = settings.CONFIG.max_body_bytes
+        for prefix, override in BODY_LIMIT_OVERRIDES.items():
+            if request.path.startswith(prefix):
+                limit = override
+                break
+        length = request.META.get("CONTENT_LENGTH") or "0"
+        try:
+            declared = int(length)
+        except ValueError:
+            return error_response(ValidationFailed.for_fields({"Content-Length": ["must be an integer"]}))
+        if declared > limit:
+            return error_response(PayloadTooLarge(limit))
+        return await self.get_response(request)
+
+
+class SecurityHeadersMiddleware(AsyncMiddleware):
+    """A Content Security Policy for pages (Django's SecurityMiddleware sets the rest)."""
+
+    CSP = (
+        "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
+        "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+    )
+
+    async def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = await self.get_response(request)
+        if not request.path.startswith("/v1/docs"):
+            response.setdefault("Content-Security-Policy", self.CSP)
+        response.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        return response

@@ -1,0 +1,1 @@
+"""Gotong Royong project package: settings, URLs and the ASGI application."""

@@ -1,0 +1,288 @@
+"""The one typed configuration of the process, read and validated at start-up.
+
+Every environment variable of the product (see ``../shared/spec/00-product.md``)
+is parsed here and nowhere else. A malformed value stops start-up with a
+message naming the variable; ``settings.py`` turns this object into Django
+settings. A ``.env`` file is read if present, but the real environment wins.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"
+DEV_WEBHOOK_SECRET = "dev-only-webhook-secret-change-me-0123456789"
+
+ENVIRONMENTS = ("development", "test", "production")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+REALTIME_TRANSPORTS = ("local", "redis")
+EMBEDDED_SCHEMES = ("mem", "memory", "surrealkv", "file")
+SERVER_SCHEMES = ("ws", "wss")
+
+
+class ConfigError(ValueError):
+    """A variable is missing, malformed or not allowed in this environment."""
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """A token bucket: ``rate`` tokens per ``per_seconds``, holding at most ``burst``."""
+
+    rate: float
+    per_seconds: float
+    burst: int
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.rate / self.per_seconds
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    app_env: str = "development"
+    port: int = 8000
+    surreal_endpoint: str = "mem://"
+    surreal_ns: str = "gotong"
+    surreal_db: str = "chat"
+    surreal_user: str = "root"
+    surreal_pass: str = "root"
+    redis_url: str = ""
+    chat_realtime_transport: str = "local"
+    chat_realtime_channel_prefix: str = "gotong:chat:realtime"
+    s3_endpoint: str = ""
+    s3_bucket: str = "gotong-royong-evidence"
+    s3_region: str = "us-east-1"
+    s3_access_key: str = ""
+    s3_secret_key: str = ""
+    jwt_secret: str = DEV_JWT_SECRET
+    webhook_secret: str = DEV_WEBHOOK_SECRET
+    webhook_secret_previous: str = ""
+    webhook_enabled: bool = True
+    webhook_markov_url: str = "http://127.0.0.1:3000/api/v1/platforms/gotong_royong/webhook"
+    webhook_max_attempts: int = 5
+    webhook_backoff_base_ms: int = 1000
+    webhook_backoff_max_ms: int = 60000
+    webhook_timeout_ms: int = 10000
+    webhook_source_platform_id: str = "gotong_royong"
+    log_level: str = "INFO"
+    otel_exporter_otlp_endpoint: str = ""
+    allowed_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "[::1]", "testserver")
+    csrf_trusted_origins: tuple[str, ...] = ("http://localhost:8000", "http://127.0.0.1:8000")
+    trusted_proxy_count: int = 0
+    metrics_allowed_cidrs: tuple[str, ...] = ()
+    media_root: str = "media"
+    max_body_bytes: int = 1_048_576
+    rate_limit_default: RateLimit = field(default_factory=lambda: RateLimit(100, 1, 200))
+    rate_limit_auth: RateLimit = field(default_factory=lambda: RateLimit(10, 60, 10))
+    rate_limit_chat_send: RateLimit = field(default_factory=lambda: RateLimit(10, 1, 30))
+    rate_limit_evidence_upload: RateLimit = field(default_factory=lambda: RateLimit(60, 3600, 60))
+
+    @property
+    def is_production(self) -> bool:
+        return self.app_env == "production"
+
+    @property
+    def surreal_scheme(self) -> str:
+        return self.surreal_endpoint.split("://", 1)[0].lower()
+
+    @property
+    def surreal_is_embedded(self) -> bool:
+        return self.surreal_scheme in EMBEDDED_SCHEMES
+
+    @property
+    def surreal_is_memory(self) -> bool:
+        return self.surreal_scheme in ("mem", "memory")
+
+
+class _Reader:
+    """Reads typed values from an environment mapping, collecting every problem."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.problems: list[str] = []
+
+    def raw(self, name: str, default: str) -> str:
+        value = self.env.get(name)
+        return default if value is None else value.strip()
+
+    def text(self, name: str, default: str, *, allow_empty: bool = True) -> str:
+        value = self.raw(name, default)
+        if not value and not allow_empty:
+            self.problems.append(f"{name} must not be empty")
+            return default
+        return value
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...], *, upper: bool = False) -> str:
+        value = self.raw(name, default)
+        value = value.upper() if upper else value.lower()
+        if value not in choices:
+            self.problems.append(f"{name}={value!r} is not one of {', '.join(choices)}")
+            return default
+        return value
+
+    def integer(self, name: str, default: int, *, minimum: int, maximum: int) -> int:
+        value = self.raw(name, str(default))
+        try:
+            number = int(value)
+        except ValueError:
+            self.problems.append(f"{name}={value!r} is not an integer")
+            return default
+        if not minimum <= number <= maximum:
+            self.problems.append(f"{name}={number} is outside {minimum}..{maximum}")
+            return default
+        return number
+
+    def boolean(self, name: str, default: bool) -> bool:
+        value = self.raw(name, "true" if default else "false").lower()
+        if value in ("1", "true", "yes", "on"):
+            return True
+        if value in ("0", "false", "no", "off"):
+            return False
+        self.problems.append(f"{name}={value!r} is not a boolean (true/false)")
+        return default
+
+    def csv(self, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        value = self.env.get(name)
+        if value is None:
+            return default
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+
+    def rate(self, name: str, default: RateLimit) -> RateLimit:
+        """``RATE/SECONDS:BURST``, e.g. ``100/1:200`` or ``10/60:10``."""
+        value = self.env.get(name)
+        if value is None:
+            return default
+        try:
+            rate_part, burst = value.strip().split(":")
+            rate, per = rate_part.split("/")
+            parsed = RateLimit(float(rate), float(per), int(burst))
+        except ValueError:
+            self.problems.append(f"{name}={value!r} is not RATE/SECONDS:BURST (e.g. 100/1:200)")
+            return default
+        if parsed.rate <= 0 or parsed.per_seconds <= 0 or parsed.burst < 1:
+            self.problems.append(f"{name}={value!r} needs positive rate, seconds and burst")
+            return default
+        return parsed
+
+
+def _check_url(reader: _Reader, name: str, value: str, schemes: tuple[str, ...]) -> None:
+    if not value:
+        return
+    parsed = urlparse(value)
+    if parsed.scheme not in schemes or not parsed.netloc:
+        reader.problems.append(f"{name}={value!r} must be a URL with scheme {'/'.join(schemes)}")
+
+
+def load_config(env: Mapping[str, str] | None = None, *, dotenv_path: Path | None = None) -> AppConfig:
+    """Build the configuration from ``env`` (default: ``.env`` overlaid by ``os.environ``)."""
+    if env is None:
+        merged: dict[str, str] = {}
+        if dotenv_path is not None and dotenv_path.is_file():
+            from dotenv import dotenv_values
+
+            merged.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+        merged.update(os.environ)
+        env = merged
+
+    r = _Reader(env)
+    defaults = AppConfig()
+    app_env = r.choice("APP_ENV", defaults.app_env, ENVIRONMENTS)
+    webhook_secret = r.text("GOTONG_ROYONG_WEBHOOK_SECRET", "") or r.text("WEBHOOK_SECRET", DEV_WEBHOOK_SECRET)
+    endpoint = r.text("SURREAL_ENDPOINT", defaults.surreal_endpoint, allow_empty=False)
+    scheme = endpoint.split("://", 1)[0].lower() if "://" in endpoint else ""
+    if scheme not in EMBEDDED_SCHEMES + SERVER_SCHEMES:
+        r.problems.append(
+            f"SURREAL_ENDPOINT={endpoint!r} must start with mem://, surrealkv://, file://, ws:// or wss://"
+        )
+    redis_url = r.text("REDIS_URL", "")
+    _check_url(r, "REDIS_URL", redis_url, ("redis", "rediss", "unix"))
+    s3_endpoint = r.text("S3_ENDPOINT", "")
+    _check_url(r, "S3_ENDPOINT", s3_endpoint, ("http", "https"))
+    markov_url = r.text("WEBHOOK_MARKOV_URL", defaults.webhook_markov_url, allow_empty=False)
+    _check_url(r, "WEBHOOK_MARKOV_URL", markov_url, ("http", "https"))
+    otlp = r.text("OTEL_EXPORTER_OTLP_ENDPOINT", "")
+    _check_url(r, "OTEL_EXPORTER_OTLP_ENDPOINT", otlp, ("http", "https", "grpc"))
+    cidrs = r.csv("METRICS_ALLOWED_CIDRS", ())
+    for cidr in cidrs:
+        try:
+            ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            r.problems.append(f"METRICS_ALLOWED_CIDRS has an invalid network {cidr!r}")
+
+    config = AppConfig(
+        app_env=app_env,
+        port=r.integer("PORT", defaults.port, minimum=1, maximum=65535),
+        surreal_endpoint=endpoint,
+        surreal_ns=r.text("SURREAL_NS", defaults.surreal_ns, allow_empty=False),
+        surreal_db=r.text("SURREAL_DB", defaults.surreal_db, allow_empty=False),
+        surreal_user=r.text("SURREAL_USER", defaults.surreal_user),
+        surreal_pass=r.text("SURREAL_PASS", defaults.surreal_pass),
+        redis_url=redis_url,
+        chat_realtime_transport=r.choice("CHAT_REALTIME_TRANSPORT", "local", REALTIME_TRANSPORTS),
+        chat_realtime_channel_prefix=r.text(
+            "CHAT_REALTIME_CHANNEL_PREFIX", defaults.chat_realtime_channel_prefix, allow_empty=False
+        ),
+        s3_endpoint=s3_endpoint,
+        s3_bucket=r.text("S3_BUCKET", defaults.s3_bucket, allow_empty=False),
+        s3_region=r.text("S3_REGION", defaults.s3_region, allow_empty=False),
+        s3_access_key=r.text("S3_ACCESS_KEY", ""),
+        s3_secret_key=r.text("S3_SECRET_KEY", ""),
+        jwt_secret=r.text("JWT_SECRET", DEV_JWT_SECRET, allow_empty=False),
+        webhook_secret=webhook_secret,
+        webhook_secret_previous=r.text("GOTONG_ROYONG_WEBHOOK_SECRET_PREVIOUS", ""),
+        webhook_enabled=r.boolean("WEBHOOK_ENABLED", True),
+        webhook_markov_url=markov_url,
+        webhook_max_attempts=r.integer("WEBHOOK_MAX_ATTEMPTS", 5, minimum=1, maximum=100),
+        webhook_backoff_base_ms=r.integer("WEBHOOK_BACKOFF_BASE_MS", 1000, minimum=1, maximum=3_600_000),
+        webhook_backoff_max_ms=r.integer("WEBHOOK_BACKOFF_MAX_MS", 60000, minimum=1, maximum=86_400_000),
+        webhook_timeout_ms=r.integer("WEBHOOK_TIMEOUT_MS", 10000, minimum=100, maximum=600_000),
+        webhook_source_platform_id=r.text("WEBHOOK_SOURCE_PLATFORM_ID", "gotong_royong", allow_empty=False),
+        log_level=r.choice("LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),
+        otel_exporter_otlp_endpoint=otlp,
+        allowed_hosts=r.csv("ALLOWED_HOSTS", defaults.allowed_hosts),
+        csrf_trusted_origins=r.csv("CSRF_TRUSTED_ORIGINS", defaults.csrf_trusted_origins),
+        trusted_proxy_count=r.integer("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=10),
+        metrics_allowed_cidrs=cidrs,
+        media_root=r.text("MEDIA_ROOT", defaults.media_root, allow_empty=False),
+        max_body_bytes=r.integer("MAX_BODY_BYTES", defaults.max_body_bytes, minimum=1024, maximum=1 << 30),
+        rate_limit_default=r.rate("RATE_LIMIT_DEFAULT", defaults.rate_limit_default),
+        rate_limit_auth=r.rate("RATE_LIMIT_AUTH", defaults.rate_limit_auth),
+        rate_limit_chat_send=r.rate("RATE_LIMIT_CHAT_SEND", defaults.rate_limit_chat_send),
+        rate_limit_evidence_upload=r.rate("RATE_LIMIT_EVIDENCE_UPLOAD", defaults.rate_limit_evidence_upload),
+    )
+
+    if config.chat_realtime_transport == "redis" and not config.redis_url:
+        r.problems.append("CHAT_REALTIME_TRANSPORT=redis needs REDIS_URL")
+    if config.webhook_backoff_max_ms < config.webhook_backoff_base_ms:
+        r.problems.append("WEBHOOK_BACKOFF_MAX_MS must be >= WEBHOOK_BACKOFF_BASE_MS")
+    if config.is_production:
+        _check_production(r, env, config)
+
+    if r.problems:
+        raise ConfigError("invalid configuration: " + "; ".join(r.problems))
+    return config
+
+
+def _check_production(r: _Reader, env: Mapping[str, str], config: AppConfig) -> None:
+    """Production refuses development conveniences (seed-infrastructure security baseline)."""
+    if config.jwt_secret == DEV_JWT_SECRET or len(config.jwt_secret) < 32:
+        r.problems.append("JWT_SECRET must be set to a secret of at least 32 characters in production")
+    if config.webhook_secret == DEV_WEBHOOK_SECRET or len(config.webhook_secret) < 32:
+        r.problems.append(
+            "GOTONG_ROYONG_WEBHOOK_SECRET must be set to a secret of at least 32 characters in production"
+        )
+    if config.surreal_is_embedded:
+        r.problems.append("SURREAL_ENDPOINT must be a ws:// or wss:// server in production (no mem:// or file engines)")
+    if not config.redis_url:
+        r.problems.append("REDIS_URL is required in production (no in-process stores)")
+    if not config.s3_endpoint:
+        r.problems.append("S3_ENDPOINT is required in production")
+    if config.surreal_pass == "root":
+        r.problems.append("SURREAL_PASS must not be the default in production")
+    if env.get("DEBUG", "").strip().lower() in ("1", "true", "yes", "on"):
+        r.problems.append("DEBUG must be off in production")

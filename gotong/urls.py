@@ -1,0 +1,19 @@
+"""URL map: JSON API under /v1/, pages, and the operational endpoints."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from apps.core import views as core_views
+
+handler404 = "apps.core.views.not_found"
+handler500 = "apps.core.views.server_error"
+
+urlpatterns = [
+    path("health", core_views.health, name="health"),
+    path("ready", core_views.ready, name="ready"),
+    path("metrics", core_views.metrics_view, name="metrics"),
+    path("v1/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("v1/auth/", include("apps.accounts.api_urls")),
+    path("", include("apps.accounts.page_urls")),
+]
