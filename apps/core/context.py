@@ -18,7 +18,7 @@ class RequestContext:
     route: str = ""
 
 
-_current: ContextVar[RequestContext] = ContextVar("gotong_request_context", default=RequestContext())
+_current: ContextVar[RequestContext] = ContextVar("gotong_request_context", default=RequestContext())  # noqa: B039 - frozen, immutable
 
 
 def current() -> RequestContext:
