@@ -31,8 +31,11 @@ _DEFINE_FIELD = re.compile(
 )
 _FIELD_TYPE = re.compile(r"\bTYPE\s+([^\s;]+)", re.I)
 _DEFINE_INDEX = re.compile(
-    r"DEFINE\s+INDEX\s+(?:OVERWRITE\s+|IF\s+NOT\s+EXISTS\s+)?(\w+)\s+ON\s+(?:TABLE\s+)?(\w+)\s+(?:FIELDS|COLUMNS)\s+([\w.,\s\[\]]+?)(?:\s+UNIQUE|\s*;|\s+\w+)",
-    re.I,
+    r"DEFINE\s+INDEX\s+(?:OVERWRITE\s+|IF\s+NOT\s+EXISTS\s+)?(\w+)\s+ON\s+(?:TABLE\s+)?(\w+)\s+(?:FIELDS|COLUMNS)\s+(.*)",
+    re.I | re.S,
+)
+_INDEX_OPTIONS = re.compile(
+    r"\s(?:UNIQUE|SEARCH|FULLTEXT|HNSW|MTREE|COUNT|COMMENT|CONCURRENTLY|DEFER)\b.*", re.I | re.S
 )
 
 MIGRATION_TABLE_SQL = """
@@ -137,8 +140,9 @@ def declared_schema(files: list[Migration] | None = None) -> DeclaredSchema:
             elif m := _DEFINE_FIELD.search(statement):
                 type_match = _FIELD_TYPE.search(statement[m.end() :])
                 fields.setdefault(m.group(2), {})[m.group(1)] = type_match.group(1) if type_match else ""
-            elif m := _DEFINE_INDEX.search(statement + ";"):
-                columns = [c.strip() for c in m.group(3).split(",") if c.strip()]
+            elif m := _DEFINE_INDEX.search(statement):
+                column_text = _INDEX_OPTIONS.sub("", " " + m.group(3))
+                columns = [c.strip() for c in column_text.split(",") if c.strip()]
                 indexes.setdefault(m.group(2), {})[m.group(1)] = columns
     return DeclaredSchema(tables, fields, indexes)
 

@@ -1,0 +1,114 @@
+"""The typed configuration validates every variable at start-up."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from gotong.config import DEV_JWT_SECRET, ConfigError, RateLimit, load_config
+from tests.conftest import ROOT
+
+GOOD_PRODUCTION = {
+    "APP_ENV": "production",
+    "SURREAL_ENDPOINT": "wss://db.internal:8000",
+    "SURREAL_PASS": "s3cret-db-pass",
+    "REDIS_URL": "redis://redis:6379/0",
+    "S3_ENDPOINT": "https://s3.example.org",
+    "JWT_SECRET": "j" * 40,
+    "GOTONG_ROYONG_WEBHOOK_SECRET": "w" * 40,
+    "CHAT_REALTIME_TRANSPORT": "redis",
+}
+
+
+def test_defaults_are_the_embedded_development_profile():
+    cfg = load_config({})
+    assert cfg.app_env == "development"
+    assert cfg.surreal_endpoint == "mem://"
+    assert (cfg.surreal_ns, cfg.surreal_db) == ("gotong", "chat")
+    assert cfg.surreal_is_memory and cfg.surreal_is_embedded
+    assert cfg.redis_url == ""
+    assert cfg.chat_realtime_channel_prefix == "gotong:chat:realtime"
+    assert cfg.webhook_max_attempts == 5
+    assert cfg.rate_limit_default == RateLimit(100, 1, 200)
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"APP_ENV": "staging"}, "APP_ENV"),
+        ({"PORT": "eighty"}, "PORT"),
+        ({"PORT": "70000"}, "PORT"),
+        ({"SURREAL_ENDPOINT": "rocksdb://x"}, "SURREAL_ENDPOINT"),
+        ({"SURREAL_ENDPOINT": ""}, "SURREAL_ENDPOINT"),
+        ({"REDIS_URL": "localhost:6379"}, "REDIS_URL"),
+        ({"CHAT_REALTIME_TRANSPORT": "kafka"}, "CHAT_REALTIME_TRANSPORT"),
+        ({"CHAT_REALTIME_TRANSPORT": "redis"}, "REDIS_URL"),
+        ({"WEBHOOK_ENABLED": "maybe"}, "WEBHOOK_ENABLED"),
+        ({"WEBHOOK_MAX_ATTEMPTS": "0"}, "WEBHOOK_MAX_ATTEMPTS"),
+        ({"WEBHOOK_MARKOV_URL": "ftp://x"}, "WEBHOOK_MARKOV_URL"),
+        ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+        ({"TRUSTED_PROXY_COUNT": "-1"}, "TRUSTED_PROXY_COUNT"),
+        ({"RATE_LIMIT_DEFAULT": "fast"}, "RATE_LIMIT_DEFAULT"),
+        ({"METRICS_ALLOWED_CIDRS": "10.0.0.0/8,nonsense"}, "METRICS_ALLOWED_CIDRS"),
+        ({"S3_ENDPOINT": "minio:9000"}, "S3_ENDPOINT"),
+    ],
+)
+def test_malformed_values_stop_start_up_naming_the_variable(env, named):
+    with pytest.raises(ConfigError, match=named):
+        load_config(env)
+
+
+def test_every_problem_is_reported_at_once():
+    with pytest.raises(ConfigError) as caught:
+        load_config({"PORT": "x", "LOG_LEVEL": "y"})
+    assert "PORT" in str(caught.value)
+    assert "LOG_LEVEL" in str(caught.value)
+
+
+def test_webhook_secret_alias_is_accepted():
+    assert load_config({"WEBHOOK_SECRET": "alias-secret"}).webhook_secret == "alias-secret"
+    both = {"WEBHOOK_SECRET": "alias", "GOTONG_ROYONG_WEBHOOK_SECRET": "main"}
+    assert load_config(both).webhook_secret == "main"
+
+
+def test_a_valid_production_profile_loads():
+    cfg = load_config(GOOD_PRODUCTION)
+    assert cfg.is_production
+    assert not cfg.surreal_is_embedded
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"JWT_SECRET": DEV_JWT_SECRET}, "JWT_SECRET"),
+        ({"JWT_SECRET": "short"}, "JWT_SECRET"),
+        ({"GOTONG_ROYONG_WEBHOOK_SECRET": ""}, "GOTONG_ROYONG_WEBHOOK_SECRET"),
+        ({"SURREAL_ENDPOINT": "mem://"}, "SURREAL_ENDPOINT"),
+        ({"SURREAL_ENDPOINT": "surrealkv://data/x"}, "SURREAL_ENDPOINT"),
+        ({"REDIS_URL": ""}, "REDIS_URL"),
+        ({"S3_ENDPOINT": ""}, "S3_ENDPOINT"),
+        ({"DEBUG": "true"}, "DEBUG"),
+        ({"SURREAL_PASS": "root"}, "SURREAL_PASS"),
+    ],
+)
+def test_production_refuses_development_conveniences(change, named):
+    env = {**GOOD_PRODUCTION, **change}
+    if change.get("REDIS_URL") == "":
+        env["CHAT_REALTIME_TRANSPORT"] = "local"
+    with pytest.raises(ConfigError, match=named):
+        load_config(env)
+
+
+def test_django_refuses_to_start_with_an_invalid_variable():
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "APP_ENV": "test", "PORT": "not-a-port"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "PORT" in result.stderr
