@@ -27,7 +27,8 @@ def test_defaults_are_the_embedded_development_profile():
     assert cfg.app_env == "development"
     assert cfg.surreal_endpoint == "mem://"
     assert (cfg.surreal_ns, cfg.surreal_db) == ("gotong", "chat")
-    assert cfg.surreal_is_memory and cfg.surreal_is_embedded
+    assert cfg.surreal_is_memory
+    assert cfg.surreal_is_embedded
     assert cfg.redis_url == ""
     assert cfg.chat_realtime_channel_prefix == "gotong:chat:realtime"
     assert cfg.webhook_max_attempts == 5

@@ -19,7 +19,8 @@ def assert_envelope(response, status: int, code: str) -> dict:
     body = response.json()
     assert set(body) == {"error"}
     assert body["error"]["code"] == code
-    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    assert isinstance(body["error"]["message"], str)
+    assert body["error"]["message"]
     return body["error"]
 
 
@@ -146,7 +147,8 @@ class TestOpenApi:
         assert response.status_code == 200
         html = response.content.decode()
         assert "swagger" in html.lower()
-        assert "cdn.jsdelivr" not in html and "unpkg.com" not in html
+        assert "cdn.jsdelivr" not in html
+        assert "unpkg.com" not in html
 
 
 class TestSecurityHeaders:
