@@ -44,9 +44,10 @@ def surreal_db() -> Iterator:
 
 @pytest.fixture(autouse=True)
 def _reset_process_state() -> Iterator[None]:
-    from apps.core import ratelimit
+    from apps.core import idempotency, ratelimit
 
-    ratelimit.limiter.local.clear()
+    ratelimit.limiter.reset()
+    idempotency.reset_local_store()
     ratelimit.overrides.clear()
     yield
     ratelimit.overrides.clear()

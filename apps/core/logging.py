@@ -14,13 +14,25 @@ from datetime import UTC, datetime
 
 from apps.core import context
 
-_SECRET_KEYS = re.compile(r"pass(word)?|secret|token|authorization|cookie|refresh|access_key|api_key", re.I)
+_SECRET_WORDS = (
+    r"passw(?:or)?d|passphrase|(?<![a-z])pass(?![a-z])|secret|token|authorization|cookie|refresh"
+    r"|access[_-]?key|api[_-]?key|credential|session"
+)
+_SECRET_KEYS = re.compile(_SECRET_WORDS, re.I)
 _SECRET_PATTERNS = [
     # JWTs: three base64url segments, the first starting with {"  (eyJ)
     (re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), "[redacted-jwt]"),
-    (re.compile(r"(?i)(bearer\s+)[^\s,;\"']+"), r"\1[redacted]"),
-    (re.compile(r"(?i)((?:password|pass|secret|token)[\"']?\s*[:=]\s*[\"']?)[^\s,;\"'}]+"), r"\1[redacted]"),
-    (re.compile(r"\$argon2id?\$[^\s\"']+"), "[redacted-hash]"),
+    # Authorization schemes anywhere: "Bearer xyz", "Basic dXNlcjpwYXNz"
+    (re.compile(r"(?i)\b((?:bearer|basic)\s+)[^\s,;\"'}\]]+"), r"\1[redacted]"),
+    # An Authorization header value, whatever its scheme ("Authorization: Token abc")
+    (re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?)(?!\[redacted)[^,;\"'}\r\n]+"), r"\1[redacted]"),
+    # key=value / key: value / "key": "value" / 'key': 'value' for secret-looking keys (new_password, refresh_token…)
+    (
+        re.compile(rf"(?i)(\w*(?:{_SECRET_WORDS})\w*[\"']?\s*[:=]\s*[\"']?)(?!\[redacted)[^\s,;\"'}}\]]+"),
+        r"\1[redacted]",
+    ),
+    # password hashes: "$argon2id$…", "$argon2i$…", "$argon2d$…" (also inside Django's "argon2$argon2id$…")
+    (re.compile(r"\$argon2(?:id|i|d)\$[^\s\"']+"), "[redacted-hash]"),
 ]
 _STANDARD_ATTRS = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 _CONTEXT_FIELDS = ("correlation_id", "request_id", "user_id")
@@ -32,14 +44,21 @@ def scrub(text: str) -> str:
     return text
 
 
-def _scrub_value(key: str, value: object) -> object:
+def _scrub_value(key: str, value: object, depth: int = 0) -> object:
+    """A JSON-ready copy of ``value`` with secret keys redacted and secret-looking text scrubbed."""
     if _SECRET_KEYS.search(key):
         return "[redacted]"
+    if value is None or isinstance(value, bool | int | float):
+        return value
     if isinstance(value, str):
         return scrub(value)
-    if isinstance(value, dict):
-        return {k: _scrub_value(str(k), v) for k, v in value.items()}
-    return value
+    if depth < 8:
+        if isinstance(value, dict):
+            return {str(k): _scrub_value(str(k), v, depth + 1) for k, v in value.items()}
+        if isinstance(value, list | tuple | set | frozenset):
+            return [_scrub_value("", v, depth + 1) for v in value]
+    # Anything else is logged by its text, scrubbed like a message.
+    return scrub(str(value))
 
 
 class ContextFilter(logging.Filter):
@@ -76,6 +95,9 @@ class JsonFormatter(logging.Formatter):
         payload.update(_extras(record))
         if record.exc_info:
             payload["exception"] = scrub(self.formatException(record.exc_info))
+        if record.stack_info:
+            payload["stack"] = scrub(self.formatStack(record.stack_info))
+        # ensure_ascii keeps the line one line whatever the message holds; default=str never fails a log call
         return json.dumps(payload, default=str)
 
 

@@ -22,7 +22,7 @@ from django.http import HttpRequest, HttpResponse
 from apps.core import metrics
 from apps.core.api import error_response
 from apps.core.errors import RateLimited
-from apps.core.redis import get_redis
+from apps.core.redis import get_redis, redis_url
 from gotong.config import RateLimit
 
 log = logging.getLogger(__name__)
@@ -75,10 +75,13 @@ def rate_limits() -> dict[str, RateLimit]:
 class _Bucket:
     tokens: float
     updated: float
+    full_after: float  # seconds after ``updated`` when the bucket is full again (then it can be forgotten)
 
 
 class LocalBuckets:
-    """In-process token buckets (one process only)."""
+    """In-process token buckets (one process only; no awaits, so atomic for coroutines)."""
+
+    MAX_BUCKETS = 100_000
 
     def __init__(self) -> None:
         self._buckets: dict[str, _Bucket] = {}
@@ -88,28 +91,44 @@ class LocalBuckets:
         now = time.monotonic()
         bucket = self._buckets.get(key)
         if bucket is None:
-            bucket = self._buckets[key] = _Bucket(float(burst), now)
+            if len(self._buckets) >= self.MAX_BUCKETS:
+                self._evict(now)
+            bucket = self._buckets[key] = _Bucket(float(burst), now, burst / per_second)
         bucket.tokens = min(burst, bucket.tokens + (now - bucket.updated) * per_second)
         bucket.updated = now
+        bucket.full_after = burst / per_second
         if bucket.tokens >= 1:
             bucket.tokens -= 1
             return 0.0
-        if len(self._buckets) > 100_000:
-            self._evict(now, per_second, burst)
         return (1 - bucket.tokens) / per_second
 
-    def _evict(self, now: float, per_second: float, burst: int) -> None:
-        full_after = burst / per_second
-        for key in [k for k, b in self._buckets.items() if now - b.updated > full_after]:
+    def _evict(self, now: float) -> None:
+        """Forget buckets that have refilled completely (forgetting them changes nothing)."""
+        for key in [k for k, b in self._buckets.items() if now - b.updated >= b.full_after]:
             del self._buckets[key]
+        if len(self._buckets) >= self.MAX_BUCKETS:
+            # Still full of active clients: drop the oldest tenth (insertion order) so that memory
+            # stays bounded and the scan does not repeat on every new client.
+            for key in list(self._buckets)[: max(1, self.MAX_BUCKETS // 10)]:
+                del self._buckets[key]
 
     def clear(self) -> None:
         self._buckets.clear()
 
 
+# After a Redis failure, skip Redis for this long (per URL) instead of paying a timeout per request.
+REDIS_RETRY_AFTER_S = 2.0
+
+
 class RateLimiter:
     def __init__(self) -> None:
         self.local = LocalBuckets()
+        self._redis_down_until: dict[str, float] = {}
+
+    def reset(self) -> None:
+        """Forget in-process buckets and remembered Redis failures (tests)."""
+        self.local.clear()
+        self._redis_down_until.clear()
 
     async def hit(self, bucket: str, key: str) -> None:
         """Spend one token of ``bucket`` for ``key``; raises ``RateLimited`` when empty."""
@@ -120,13 +139,19 @@ class RateLimiter:
             raise RateLimited(math.ceil(wait))
 
     async def _take(self, key: str, per_second: float, burst: int) -> float:
-        client = get_redis()
+        url = redis_url()
+        client = get_redis() if url and self._redis_down_until.get(url, 0.0) <= time.monotonic() else None
         if client is not None:
             try:
                 allowed, wait = await client.eval(_LUA, 1, key, repr(per_second), str(burst))
+                self._redis_down_until.pop(url, None)
                 return 0.0 if int(allowed) == 1 else float(wait)
-            except (TimeoutError, OSError, Exception) as exc:
-                log.warning("rate limit store unavailable; using in-process bucket", extra={"error": str(exc)})
+            except Exception as exc:  # any Redis failure: fail open to the per-replica bucket
+                self._redis_down_until[url] = time.monotonic() + REDIS_RETRY_AFTER_S
+                log.warning(
+                    "rate limit store unavailable; using in-process bucket",
+                    extra={"error": f"{type(exc).__name__}: {exc}"},
+                )
         return self.local.take(key, per_second, burst)
 
 
