@@ -97,7 +97,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> JsonResponse:
         isinstance(exc, drf.ParseError) and isinstance(exc.__cause__, RequestDataTooBig)
     ):
         return error_response(as_app_error(RequestDataTooBig()))
-    return error_response(as_app_error(exc))
+    response = error_response(as_app_error(exc))
+    if response.status_code == 401 and context.get("view") is not None:
+        # Tell clients which scheme to use, as DRF's own handler would.
+        challenge = context["view"].get_authenticate_header(context["request"])
+        if challenge:
+            response["WWW-Authenticate"] = challenge
+    return response
 
 
 def validated(serializer_class: type[serializers.Serializer], data: Any, **kwargs: Any) -> dict[str, Any]:

@@ -1,0 +1,83 @@
+"""Server-rendered pages: home, sign-up, sign-in, sign-out. Errors go beside the fields, never a 500."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+
+from apps.accounts import services
+from apps.accounts.cookies import clear_auth_cookies, set_auth_cookies
+from apps.accounts.domain import IssuedTokens
+from apps.accounts.forms import SigninForm, SignupForm
+from apps.core.errors import Conflict, RateLimited, Unauthorized
+from apps.core.ratelimit import client_ip
+from apps.core.views import allow_methods
+
+HOME = "/"  # the chat app will point this at the thread list
+
+
+def _signed_in(issued: IssuedTokens) -> HttpResponse:
+    response = HttpResponseRedirect(HOME)
+    set_auth_cookies(response, issued)
+    return response
+
+
+@allow_methods("GET", "HEAD")
+async def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/home.html")
+
+
+@allow_methods("GET", "HEAD", "POST")
+async def signup(request: HttpRequest) -> HttpResponse:
+    form = SignupForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            issued = await services.signup(
+                services.SignupInput(
+                    email=data["email"],
+                    username=data["username"],
+                    password=data["password"],
+                    community_id=data.get("community_id") or "default",
+                ),
+                ip=client_ip(request),
+            )
+        except Conflict as exc:
+            field = (exc.details or {}).get("field")
+            form.add_error(field if field in form.fields else None, f"This {field or 'value'} is already taken.")
+        except RateLimited as exc:
+            form.add_error(None, f"Too many attempts; try again in {exc.retry_after_s} s.")
+        else:
+            return _signed_in(issued)
+    return render(request, "accounts/signup.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@allow_methods("GET", "HEAD", "POST")
+async def signin(request: HttpRequest) -> HttpResponse:
+    form = SigninForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            issued = await services.signin(
+                form.cleaned_data["email"], form.cleaned_data["password"], ip=client_ip(request)
+            )
+        except Unauthorized as exc:
+            message = (
+                "Wrong email or password." if exc.message == services.BAD_CREDENTIALS else "This account is disabled."
+            )
+            form.add_error(None, message)
+        except RateLimited as exc:
+            form.add_error(None, f"Too many attempts; try again in {exc.retry_after_s} s.")
+        else:
+            return _signed_in(issued)
+    return render(request, "accounts/signin.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@allow_methods("GET", "HEAD", "POST")
+async def signout(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return render(request, "accounts/signout.html")
+    if request.principal is not None:
+        await services.logout(request.principal)
+    response = HttpResponseRedirect(HOME)
+    clear_auth_cookies(response)
+    return response

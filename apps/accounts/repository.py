@@ -1,0 +1,103 @@
+"""All SurrealQL of the accounts app (tables ``user`` and ``auth_family``).
+
+Values are always bound variables; record ids are built with ``type::record``.
+Methods named ``*_statement`` return a ``Statement`` for a ``UnitOfWork`` so a
+service can commit several records in one transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apps.core.db import Repository, Statement, first_row
+
+_USER_FIELDS = (
+    "user_id, username, email, password, community_id, role, enabled, created_at_ms, updated_at_ms, last_login_ms"
+)
+
+# Index name → API field, for 409 ``details.field``.
+UNIQUE_FIELDS = {"user_email": "email", "user_username_lower": "username"}
+
+
+class AccountsRepository(Repository):
+    # -- users ------------------------------------------------------------
+
+    async def get_user(self, user_id: str) -> dict[str, Any] | None:
+        return await self._one(
+            f"SELECT {_USER_FIELDS} FROM ONLY type::record('user', $id);", {"id": user_id}, operation="user_get"
+        )
+
+    async def find_user_by_email(self, email: str) -> dict[str, Any] | None:
+        return await self._one(
+            f"SELECT {_USER_FIELDS} FROM user WHERE email = $email LIMIT 1;",
+            {"email": email},
+            operation="user_by_email",
+        )
+
+    def create_user_statement(self, row: dict[str, Any]) -> Statement:
+        return Statement(
+            "CREATE type::record('user', $id) CONTENT $row RETURN NONE;", {"id": row["user_id"], "row": row}
+        )
+
+    def update_user_statement(self, user_id: str, changes: dict[str, Any]) -> Statement:
+        return Statement(
+            "UPDATE type::record('user', $id) MERGE $changes RETURN NONE;", {"id": user_id, "changes": changes}
+        )
+
+    async def set_user_fields(self, user_id: str, changes: dict[str, Any]) -> None:
+        """Staff/test helper: change fields of one user (role, enabled)."""
+        statement = self.update_user_statement(user_id, changes)
+        await self.db.write(statement.sql, statement.variables, operation="user_update")
+
+    # -- families ---------------------------------------------------------
+
+    def create_family_statement(self, row: dict[str, Any]) -> Statement:
+        return Statement(
+            "CREATE type::record('auth_family', $id) CONTENT $row RETURN NONE;", {"id": row["family_id"], "row": row}
+        )
+
+    async def auth_state(self, user_id: str, family_id: str) -> dict[str, Any]:
+        """The user record and its token family in ONE query (every authenticated request)."""
+        results = await self.db.query(
+            f"RETURN {{user: (SELECT {_USER_FIELDS} FROM ONLY type::record('user', $uid)), "
+            "family: (SELECT user_id, current_refresh_jti, revoked, expires_at_ms "
+            "FROM ONLY type::record('auth_family', $fid))};",
+            {"uid": user_id, "fid": family_id},
+            operation="auth_state",
+        )
+        state = first_row(results[-1]) if results else None
+        state = state or {}
+        return {"user": state.get("user") or None, "family": state.get("family") or None}
+
+    async def rotate_family(self, family_id: str, old_jti: str, new_jti: str, now_ms: int, expires_at_ms: int) -> bool:
+        """Swap the current refresh jti only if it is still ``old_jti``: of two concurrent refreshes one wins."""
+        row = await self._write_one(
+            "UPDATE type::record('auth_family', $fid) SET current_refresh_jti = $new, updated_at_ms = $now, "
+            "expires_at_ms = $exp WHERE current_refresh_jti = $old AND revoked = false RETURN AFTER;",
+            {"fid": family_id, "old": old_jti, "new": new_jti, "now": now_ms, "exp": expires_at_ms},
+            operation="family_rotate",
+        )
+        return row is not None
+
+    async def revoke_family(self, family_id: str, reason: str, now_ms: int) -> None:
+        await self.db.write(
+            "UPDATE type::record('auth_family', $fid) SET revoked = true, revoked_reason = $reason, "
+            "updated_at_ms = $now WHERE revoked = false RETURN NONE;",
+            {"fid": family_id, "reason": reason, "now": now_ms},
+            operation="family_revoke",
+        )
+
+    # -- audit ------------------------------------------------------------
+
+    def admin_action_statement(self, row: dict[str, Any]) -> Statement:
+        return Statement(
+            "CREATE type::record('admin_action', $id) CONTENT $row RETURN NONE;", {"id": row["action_id"], "row": row}
+        )
+
+    async def admin_actions(self, target: str) -> list[dict[str, Any]]:
+        return await self._all(
+            "SELECT action_id, actor_id, action, target, before, after, created_at_ms FROM admin_action "
+            "WHERE target = $target ORDER BY created_at_ms, action_id;",
+            {"target": target},
+            operation="admin_actions",
+        )
