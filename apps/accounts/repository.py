@@ -86,18 +86,3 @@ class AccountsRepository(Repository):
             {"fid": family_id, "reason": reason, "now": now_ms},
             operation="family_revoke",
         )
-
-    # -- audit ------------------------------------------------------------
-
-    def admin_action_statement(self, row: dict[str, Any]) -> Statement:
-        return Statement(
-            "CREATE type::record('admin_action', $id) CONTENT $row RETURN NONE;", {"id": row["action_id"], "row": row}
-        )
-
-    async def admin_actions(self, target: str) -> list[dict[str, Any]]:
-        return await self._all(
-            "SELECT action_id, actor_id, action, target, before, after, created_at_ms FROM admin_action "
-            "WHERE target = $target ORDER BY created_at_ms, action_id;",
-            {"target": target},
-            operation="admin_actions",
-        )

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 from apps.accounts.domain import ADMIN_ROLES
 from apps.accounts.repository import AccountsRepository
 from apps.accounts.services import conflict_from, hash_password, new_user_row
-from apps.core import context
+from apps.core.audit import AuditRepository
 from apps.core.db import UniqueViolation, UnitOfWork
 from apps.core.errors import ValidationFailed
-from apps.core.ids import new_id, now_ms
+from apps.core.ids import now_ms
 
 log = logging.getLogger(__name__)
 
@@ -21,21 +20,6 @@ log = logging.getLogger(__name__)
 class AdminResult:
     user_id: str
     outcome: str  # "created" | "promoted" | "unchanged"
-
-
-def _audit_row(actor_id: str, action: str, target: str, before: Any, after: Any) -> dict[str, Any]:
-    ctx = context.current()
-    return {
-        "action_id": new_id(),
-        "actor_id": actor_id,
-        "action": action,
-        "target": target,
-        "before": before,
-        "after": after,
-        "request_id": ctx.request_id or new_id(),
-        "correlation_id": ctx.correlation_id or new_id(),
-        "created_at_ms": now_ms(),
-    }
 
 
 async def user_exists(email: str) -> bool:
@@ -62,8 +46,8 @@ async def ensure_admin(
         uow.add(repo.create_user_statement(row))
         after = {"role": "admin", "enabled": True, "email": row["email"], "username": username}
         uow.add(
-            repo.admin_action_statement(
-                _audit_row(actor_id, "user.create_admin", f"user:{row['user_id']}", None, after)
+            AuditRepository().statement(
+                actor_id=actor_id, action="user.create_admin", target=f"user:{row['user_id']}", before=None, after=after
             )
         )
         try:
@@ -79,7 +63,11 @@ async def ensure_admin(
     before = {"role": existing["role"], "enabled": existing["enabled"]}
     after = {"role": "admin", "enabled": True}
     uow.add(repo.update_user_statement(user_id, {**after, "updated_at_ms": now_ms()}))
-    uow.add(repo.admin_action_statement(_audit_row(actor_id, "user.promote_admin", f"user:{user_id}", before, after)))
+    uow.add(
+        AuditRepository().statement(
+            actor_id=actor_id, action="user.promote_admin", target=f"user:{user_id}", before=before, after=after
+        )
+    )
     await uow.commit(operation="createadmin")
     log.info("user promoted to admin", extra={"target_user_id": user_id})
     return AdminResult(user_id, "promoted")

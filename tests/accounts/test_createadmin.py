@@ -11,6 +11,7 @@ import pytest
 
 from apps.accounts import staff
 from apps.accounts.repository import AccountsRepository
+from apps.core.audit import AuditRepository
 from apps.core.db import run_sync
 from tests.accounts.conftest import PASSWORD, bearer
 
@@ -64,14 +65,14 @@ def test_promote_existing_user_writes_audit_row(api, signup):
     assert result.outcome == "promoted"
     assert result.user_id == body["user_id"]
     assert api.get("/v1/auth/me", **bearer(body["access_token"])).json()["role"] == "admin"
-    actions = run_sync(AccountsRepository().admin_actions, f"user:{body['user_id']}")
+    actions = run_sync(AuditRepository().for_target, f"user:{body['user_id']}")
     assert [a["action"] for a in actions] == ["user.promote_admin"]
     assert actions[0]["before"] == {"role": "user", "enabled": True}
     assert actions[0]["after"] == {"role": "admin", "enabled": True}
     assert actions[0]["actor_id"] == "system:createadmin"
     again = run_sync(staff.ensure_admin, email="ana@example.com", username="ana", password=None)
     assert again.outcome == "unchanged"
-    assert len(run_sync(AccountsRepository().admin_actions, f"user:{body['user_id']}")) == 1
+    assert len(run_sync(AuditRepository().for_target, f"user:{body['user_id']}")) == 1
 
 
 def test_create_admin_conflicting_username_leaves_nothing(signup):
