@@ -13,8 +13,11 @@ from apps.accounts.permissions import IsAuthenticated
 from apps.accounts.serializers import (
     ErrorEnvelopeSerializer,
     MeSerializer,
+    RefreshRequestDoc,
     RefreshSerializer,
+    SigninRequestDoc,
     SigninSerializer,
+    SignupRequestDoc,
     SignupSerializer,
     TokenPairSerializer,
 )
@@ -44,7 +47,7 @@ class PublicAuthView(APIView):
 class SignupView(PublicAuthView):
     @extend_schema(
         operation_id="auth_signup",
-        request=SignupSerializer,
+        request=SignupRequestDoc,
         responses={201: TokenPairSerializer, **_errors(400, 409, 415, 429)},
         auth=[],
     )
@@ -59,7 +62,7 @@ class SignupView(PublicAuthView):
 class SigninView(PublicAuthView):
     @extend_schema(
         operation_id="auth_signin",
-        request=SigninSerializer,
+        request=SigninRequestDoc,
         responses={200: TokenPairSerializer, **_errors(400, 401, 415, 429)},
         auth=[],
     )
@@ -74,7 +77,7 @@ class SigninView(PublicAuthView):
 class RefreshView(PublicAuthView):
     @extend_schema(
         operation_id="auth_refresh",
-        request=RefreshSerializer,
+        request=RefreshRequestDoc,
         responses={200: TokenPairSerializer, **_errors(400, 401, 415, 429)},
         auth=[],
     )

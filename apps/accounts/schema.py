@@ -9,6 +9,10 @@ class GotongAuthenticationScheme(OpenApiAuthenticationExtension):
     target_class = "apps.accounts.authentication.GotongAuthentication"
     name = ["bearerAuth", "cookieAuth"]
 
+    def get_security_requirement(self, auto_schema):
+        # A list means "either": a Bearer token or the session cookie, not both.
+        return [{"bearerAuth": []}, {"cookieAuth": []}]
+
     def get_security_definition(self, auto_schema):
         return [
             {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},

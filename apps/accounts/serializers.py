@@ -9,6 +9,8 @@ from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
+# Django's CharField refuses NUL characters; the documented schema says so too.
+NO_NUL = r"^[^\x00]*$"
 
 
 class StrictCharField(serializers.CharField):
@@ -70,6 +72,29 @@ class RefreshSerializer(serializers.Serializer):
         if not token:
             raise serializers.ValidationError({"refresh_token": ["This field is required."]})
         return {"refresh_token": token}
+
+
+class SignupRequestDoc(serializers.Serializer):
+    """The documented sign-up body: ``password`` required (the accepted alias ``pass`` is left out of the
+    schema, so a schema-valid request never lacks the password)."""
+
+    email = serializers.EmailField(max_length=254)
+    username = serializers.RegexField(USERNAME_RE.pattern, min_length=3, max_length=64)
+    password = serializers.RegexField(
+        NO_NUL, min_length=8, max_length=256, help_text="8..256 characters (alias: `pass`)."
+    )
+    community_id = serializers.RegexField(NO_NUL, min_length=1, max_length=64, required=False, allow_null=True)
+
+
+class RefreshRequestDoc(serializers.Serializer):
+    """The documented refresh body: ``refresh_token`` required (alias ``refresh`` accepted, not documented)."""
+
+    refresh_token = serializers.RegexField(NO_NUL, max_length=4096, help_text="The refresh token (alias: `refresh`).")
+
+
+class SigninRequestDoc(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    password = serializers.RegexField(NO_NUL, min_length=1, max_length=256)
 
 
 class TokenPairSerializer(serializers.Serializer):
