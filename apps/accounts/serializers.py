@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from django.core.validators import RegexValidator
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -74,6 +75,7 @@ class RefreshSerializer(serializers.Serializer):
         return {"refresh_token": token}
 
 
+@extend_schema_serializer(component_name="Signup")
 class SignupRequestDoc(serializers.Serializer):
     """The documented sign-up body: ``password`` required (the accepted alias ``pass`` is left out of the
     schema, so a schema-valid request never lacks the password)."""
@@ -86,12 +88,14 @@ class SignupRequestDoc(serializers.Serializer):
     community_id = serializers.RegexField(NO_NUL, min_length=1, max_length=64, required=False, allow_null=True)
 
 
+@extend_schema_serializer(component_name="Refresh")
 class RefreshRequestDoc(serializers.Serializer):
     """The documented refresh body: ``refresh_token`` required (alias ``refresh`` accepted, not documented)."""
 
     refresh_token = serializers.RegexField(NO_NUL, max_length=4096, help_text="The refresh token (alias: `refresh`).")
 
 
+@extend_schema_serializer(component_name="Signin")
 class SigninRequestDoc(serializers.Serializer):
     email = serializers.EmailField(max_length=254)
     password = serializers.RegexField(NO_NUL, min_length=1, max_length=256)

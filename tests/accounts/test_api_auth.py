@@ -180,4 +180,5 @@ def test_schema_documents_every_endpoint(api):
     assert "204" in paths["/v1/auth/logout"]["post"]["responses"]
     assert "200" in paths["/v1/auth/me"]["get"]["responses"]
     signup_fields = schema["components"]["schemas"]["SignupRequest"]["properties"]
-    assert {"email", "username", "password", "pass", "community_id"} <= set(signup_fields)
+    assert set(signup_fields) == {"email", "username", "password", "community_id"}
+    assert "alias: `pass`" in signup_fields["password"]["description"]
