@@ -33,6 +33,8 @@ INSTALLED_APPS = [
     "apps.core",
     "apps.accounts",
     "apps.webhooks",
+    "apps.evidence",
+    "apps.chat",
 ]
 
 MIDDLEWARE = [

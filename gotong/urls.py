@@ -15,5 +15,10 @@ urlpatterns = [
     path("v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("v1/auth/", include("apps.accounts.api_urls")),
+    path("v1/admin/webhooks/", include("apps.webhooks.api_urls")),
+    path("v1/", include("apps.evidence.api_urls")),
+    path("v1/chat/", include("apps.chat.api_urls")),
     path("", include("apps.accounts.page_urls")),
+    path("", include("apps.evidence.page_urls")),
+    path("", include("apps.chat.page_urls")),
 ]

@@ -1,0 +1,1 @@
+"""Chat threads, ordered messages, realtime streams and attachments."""

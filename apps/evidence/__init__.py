@@ -1,0 +1,1 @@
+"""Contributions, Proof-of-Reality evidence (metadata and files) and vouches."""
