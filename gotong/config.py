@@ -77,6 +77,11 @@ class AppConfig:
     metrics_allowed_cidrs: tuple[str, ...] = ()
     media_root: str = "media"
     max_body_bytes: int = 1_048_576
+    worker_metrics_port: int = 9101
+    worker_poll_interval_ms: int = 500
+    # Evidence GPS outside this box gets a warning: (lat_min, lat_max, lon_min, lon_max); default Indonesia.
+    evidence_service_area: tuple[float, float, float, float] = (-11.0, 6.0, 95.0, 141.0)
+    moderation_report_threshold: int = 3
     rate_limit_default: RateLimit = field(default_factory=lambda: RateLimit(100, 1, 200))
     rate_limit_auth: RateLimit = field(default_factory=lambda: RateLimit(10, 60, 10))
     rate_limit_chat_send: RateLimit = field(default_factory=lambda: RateLimit(10, 1, 30))
@@ -169,6 +174,21 @@ class _Reader:
             return default
         return parsed
 
+    def area(self, name: str, default: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+        """``LAT_MIN,LAT_MAX,LON_MIN,LON_MAX``, e.g. ``-11,6,95,141``."""
+        value = self.env.get(name)
+        if value is None:
+            return default
+        try:
+            lat_min, lat_max, lon_min, lon_max = (float(part) for part in value.split(","))
+        except ValueError:
+            self.problems.append(f"{name}={value!r} is not LAT_MIN,LAT_MAX,LON_MIN,LON_MAX")
+            return default
+        if not (-90 <= lat_min < lat_max <= 90 and -180 <= lon_min < lon_max <= 180):
+            self.problems.append(f"{name}={value!r} is not a valid lat/lon box")
+            return default
+        return (lat_min, lat_max, lon_min, lon_max)
+
 
 def _check_url(reader: _Reader, name: str, value: str, schemes: tuple[str, ...]) -> None:
     if not value:
@@ -250,6 +270,14 @@ def load_config(env: Mapping[str, str] | None = None, *, dotenv_path: Path | Non
         metrics_allowed_cidrs=cidrs,
         media_root=r.text("MEDIA_ROOT", defaults.media_root, allow_empty=False),
         max_body_bytes=r.integer("MAX_BODY_BYTES", defaults.max_body_bytes, minimum=1024, maximum=1 << 30),
+        worker_metrics_port=r.integer("WORKER_METRICS_PORT", defaults.worker_metrics_port, minimum=0, maximum=65535),
+        worker_poll_interval_ms=r.integer(
+            "WORKER_POLL_INTERVAL_MS", defaults.worker_poll_interval_ms, minimum=10, maximum=60_000
+        ),
+        evidence_service_area=r.area("EVIDENCE_SERVICE_AREA", defaults.evidence_service_area),
+        moderation_report_threshold=r.integer(
+            "MODERATION_REPORT_THRESHOLD", defaults.moderation_report_threshold, minimum=1, maximum=1000
+        ),
         rate_limit_default=r.rate("RATE_LIMIT_DEFAULT", defaults.rate_limit_default),
         rate_limit_auth=r.rate("RATE_LIMIT_AUTH", defaults.rate_limit_auth),
         rate_limit_chat_send=r.rate("RATE_LIMIT_CHAT_SEND", defaults.rate_limit_chat_send),

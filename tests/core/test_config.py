@@ -33,6 +33,9 @@ def test_defaults_are_the_embedded_development_profile():
     assert cfg.chat_realtime_channel_prefix == "gotong:chat:realtime"
     assert cfg.webhook_max_attempts == 5
     assert cfg.rate_limit_default == RateLimit(100, 1, 200)
+    assert cfg.evidence_service_area == (-11.0, 6.0, 95.0, 141.0)
+    assert cfg.worker_metrics_port == 9101
+    assert load_config({"EVIDENCE_SERVICE_AREA": "-1,1,-2,2"}).evidence_service_area == (-1.0, 1.0, -2.0, 2.0)
 
 
 @pytest.mark.parametrize(
@@ -54,6 +57,10 @@ def test_defaults_are_the_embedded_development_profile():
         ({"RATE_LIMIT_DEFAULT": "fast"}, "RATE_LIMIT_DEFAULT"),
         ({"METRICS_ALLOWED_CIDRS": "10.0.0.0/8,nonsense"}, "METRICS_ALLOWED_CIDRS"),
         ({"S3_ENDPOINT": "minio:9000"}, "S3_ENDPOINT"),
+        ({"EVIDENCE_SERVICE_AREA": "1,2,3"}, "EVIDENCE_SERVICE_AREA"),
+        ({"EVIDENCE_SERVICE_AREA": "10,5,95,141"}, "EVIDENCE_SERVICE_AREA"),
+        ({"WORKER_METRICS_PORT": "x"}, "WORKER_METRICS_PORT"),
+        ({"MODERATION_REPORT_THRESHOLD": "0"}, "MODERATION_REPORT_THRESHOLD"),
     ],
 )
 def test_malformed_values_stop_start_up_naming_the_variable(env, named):
