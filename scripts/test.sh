@@ -14,6 +14,13 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
+# The test-only ws:// SurrealDB bridge (Node.js; see tests/support/surreal_bridge/bridge.js).
+bridge=tests/support/surreal_bridge
+if [ ! -d "$bridge/node_modules" ] || [ "$bridge/package-lock.json" -nt "$bridge/node_modules" ]; then
+  npm ci --ignore-scripts --no-audit --no-fund --prefix "$bridge" >/dev/null
+  touch "$bridge/node_modules"
+fi
+
 VENV=${VENV:-.venv}
 "$VENV/bin/ruff" check .
 

@@ -175,6 +175,49 @@ def s3_server() -> Iterator[dict[str, str]]:
     shutil.rmtree(workdir, ignore_errors=True)
 
 
+BRIDGE_DIR = ROOT / "tests" / "support" / "surreal_bridge"
+
+
+@dataclass
+class SurrealBridge:
+    """The test-only ws:// SurrealDB server (tests/support/surreal_bridge/bridge.js): one shared engine."""
+
+    port: int
+    endpoint: str
+    proc: subprocess.Popen | None = None
+    log_path: Path | None = None
+
+    def start(self) -> None:
+        node = shutil.which("node")
+        if node is None:
+            pytest.fail("node is not installed; the bridge needs Node.js")
+        if not (BRIDGE_DIR / "node_modules").is_dir():
+            pytest.fail(f"run `npm ci --ignore-scripts` in {BRIDGE_DIR} (scripts/test.sh does)")
+        log = self.log_path.open("ab") if self.log_path else subprocess.DEVNULL
+        self.proc = subprocess.Popen(
+            [node, str(BRIDGE_DIR / "bridge.js"), str(self.port)], stdout=log, stderr=subprocess.STDOUT
+        )
+        _wait_for_port(self.port, self.proc, "surreal bridge")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+@pytest.fixture
+def surreal_bridge(tmp_path: Path) -> Iterator[SurrealBridge]:
+    """A fresh ws:// SurrealDB (root/root) for one test; what it proves is in docs/data-layer.md."""
+    port = free_port()
+    bridge = SurrealBridge(port, f"ws://127.0.0.1:{port}/rpc", log_path=tmp_path / "bridge.log")
+    bridge.start()
+    yield bridge
+    bridge.stop()
+
+
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",

@@ -71,7 +71,11 @@ class SurrealClient:
         self.is_memory = scheme in MEMORY_SCHEMES
         # The mem:// data-loss workaround. Settable for the regression test only.
         self.serialise_writes = self.is_memory if serialise_writes is None else serialise_writes
-        self._conn: Any = None
+        # Embedded: one engine handle for the process (the file lock allows no second one).
+        # Server (ws://): the SDK's socket belongs to the event loop that opened it, and sync
+        # callers bring their own loop (async_to_sync), so there is one connection per loop.
+        self._embedded_conn: Any = None
+        self._server_conns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
         self._connect_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
         )
@@ -94,8 +98,23 @@ class SurrealClient:
         return lock
 
     @property
+    def _conn(self) -> Any:
+        if self.is_embedded:
+            return self._embedded_conn
+        return self._server_conns.get(asyncio.get_running_loop())
+
+    @_conn.setter
+    def _conn(self, conn: Any) -> None:
+        if self.is_embedded:
+            self._embedded_conn = conn
+        elif conn is None:
+            self._server_conns.pop(asyncio.get_running_loop(), None)
+        else:
+            self._server_conns[asyncio.get_running_loop()] = conn
+
+    @property
     def connected(self) -> bool:
-        return self._conn is not None
+        return self._embedded_conn is not None or len(self._server_conns) > 0
 
     async def connect(self) -> None:
         if self._conn is not None:
@@ -119,10 +138,21 @@ class SurrealClient:
         await self.connect()
         await self._conn.use(namespace, database)
         self.namespace, self.database = namespace, database
+        if not self.is_embedded:
+            # Connections of other loops still point at the old database: reopen them when used.
+            current = self._conn
+            self._server_conns.clear()
+            self._conn = current
 
     async def close(self) -> None:
-        """Close the engine explicitly; an embedded engine left open may panic at interpreter exit."""
-        conn, self._conn = self._conn, None
+        """Close the engine explicitly; an embedded engine left open may panic at interpreter exit.
+
+        Server connections of other (finished) event loops cannot be closed from
+        this loop; they are dropped and go with their loop.
+        """
+        conn = self._conn
+        self._embedded_conn = None
+        self._server_conns.clear()
         if conn is not None:
             try:
                 await conn.close()
