@@ -296,13 +296,21 @@ def load_config(env: Mapping[str, str] | None = None, *, dotenv_path: Path | Non
     return config
 
 
+PLACEHOLDER_MARKER = "change-me"
+
+
+def _weak_secret(secret: str) -> bool:
+    """A development default, a placeholder from .env.example, or too short to resist guessing."""
+    return secret in (DEV_JWT_SECRET, DEV_WEBHOOK_SECRET) or PLACEHOLDER_MARKER in secret.lower() or len(secret) < 32
+
+
 def _check_production(r: _Reader, env: Mapping[str, str], config: AppConfig) -> None:
     """Production refuses development conveniences (seed-infrastructure security baseline)."""
-    if config.jwt_secret == DEV_JWT_SECRET or len(config.jwt_secret) < 32:
-        r.problems.append("JWT_SECRET must be set to a secret of at least 32 characters in production")
-    if config.webhook_secret == DEV_WEBHOOK_SECRET or len(config.webhook_secret) < 32:
+    if _weak_secret(config.jwt_secret):
+        r.problems.append("JWT_SECRET must be set to a real secret of at least 32 characters in production")
+    if _weak_secret(config.webhook_secret):
         r.problems.append(
-            "GOTONG_ROYONG_WEBHOOK_SECRET must be set to a secret of at least 32 characters in production"
+            "GOTONG_ROYONG_WEBHOOK_SECRET must be set to a real secret of at least 32 characters in production"
         )
     if config.surreal_is_embedded:
         r.problems.append("SURREAL_ENDPOINT must be a ws:// or wss:// server in production (no mem:// or file engines)")
@@ -310,7 +318,7 @@ def _check_production(r: _Reader, env: Mapping[str, str], config: AppConfig) -> 
         r.problems.append("REDIS_URL is required in production (no in-process stores)")
     if not config.s3_endpoint:
         r.problems.append("S3_ENDPOINT is required in production")
-    if config.surreal_pass == "root":
-        r.problems.append("SURREAL_PASS must not be the default in production")
+    if config.surreal_pass == "root" or PLACEHOLDER_MARKER in config.surreal_pass.lower():
+        r.problems.append("SURREAL_PASS must not be the default or a placeholder in production")
     if env.get("DEBUG", "").strip().lower() in ("1", "true", "yes", "on"):
         r.problems.append("DEBUG must be off in production")
