@@ -9,7 +9,7 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from apps.core import context, metrics
+from apps.core import context, metrics, tracing
 from apps.core.api import error_response
 from apps.core.errors import PayloadTooLarge, ValidationFailed
 from apps.core.ids import new_request_id
@@ -62,6 +62,7 @@ class RequestContextMiddleware(AsyncMiddleware):
         context.set_context(
             context.RequestContext(request_id=request.request_id, correlation_id=request.correlation_id)
         )
+        tracing.tag_current_span(request_id=request.request_id, correlation_id=request.correlation_id)
 
         response = error_response(problem) if problem else await self.get_response(request)
 

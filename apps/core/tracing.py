@@ -1,0 +1,80 @@
+"""OpenTelemetry: spans for Django, outbound HTTP (httpx), Redis and botocore.
+
+Configured once per process from ``AppConfig.ready`` (before Django builds its
+middleware chain, which the Django instrumentation hooks into). Exporter: OTLP
+over HTTP when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set, none otherwise (tracing
+stays on, so trace ids still reach logs and outgoing ``traceparent`` headers).
+Every request span carries ``correlation_id`` and ``request_id``
+(``RequestContextMiddleware`` sets them); the outbox stores the ``traceparent``
+of the request that wrote an event so the worker continues that trace.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from opentelemetry import propagate, trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+log = logging.getLogger(__name__)
+
+_provider: TracerProvider | None = None
+
+
+def configure(*, service_version: str, environment: str, otlp_endpoint: str) -> TracerProvider:
+    """Install the tracer provider and the instrumentations (idempotent)."""
+    global _provider
+    if _provider is not None:
+        return _provider
+    resource = Resource.create(
+        {"service.name": "gotong-royong", "service.version": service_version, "deployment.environment": environment}
+    )
+    provider = TracerProvider(resource=resource)
+    if otlp_endpoint:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{otlp_endpoint}/v1/traces")))
+    trace.set_tracer_provider(provider)
+    _instrument_libraries()
+    _provider = provider
+    return provider
+
+
+def _instrument_libraries() -> None:
+    from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
+    from opentelemetry.instrumentation.django import DjangoInstrumentor
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+    from opentelemetry.instrumentation.redis import RedisInstrumentor
+
+    DjangoInstrumentor().instrument(is_sql_commentor_enabled=False)
+    HTTPXClientInstrumentor().instrument()
+    RedisInstrumentor().instrument()
+    BotocoreInstrumentor().instrument()
+
+
+def add_span_processor(processor: SpanProcessor) -> None:
+    """For tests: attach e.g. a SimpleSpanProcessor(InMemorySpanExporter())."""
+    if _provider is None:
+        raise RuntimeError("tracing is not configured")
+    _provider.add_span_processor(processor)
+
+
+def tag_current_span(**attributes: str) -> None:
+    span = trace.get_current_span()
+    if span.is_recording():
+        for key, value in attributes.items():
+            if value:
+                span.set_attribute(key, value)
+
+
+def current_traceparent() -> str | None:
+    """The W3C ``traceparent`` of the active span, to store with work handed to another process."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier.get("traceparent")
+
+
+def tracer() -> trace.Tracer:
+    return trace.get_tracer("gotong")
