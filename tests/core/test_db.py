@@ -23,21 +23,21 @@ from apps.core.db import (
 from apps.core.db.errors import DatabaseError, RetryableConflict
 
 SCHEMA = """
-DEFINE TABLE chat_thread SCHEMAFULL;
-DEFINE FIELD last_seq ON chat_thread TYPE int;
-DEFINE TABLE chat_message SCHEMAFULL;
-DEFINE FIELD thread_id ON chat_message TYPE string;
-DEFINE FIELD seq ON chat_message TYPE int;
-DEFINE FIELD body ON chat_message TYPE string;
-DEFINE INDEX chat_message_seq ON chat_message FIELDS thread_id, seq UNIQUE;
-CREATE chat_thread:hot SET last_seq = 0;
+DEFINE TABLE dl_counter SCHEMAFULL;
+DEFINE FIELD last_seq ON dl_counter TYPE int;
+DEFINE TABLE dl_item SCHEMAFULL;
+DEFINE FIELD thread_id ON dl_item TYPE string;
+DEFINE FIELD seq ON dl_item TYPE int;
+DEFINE FIELD body ON dl_item TYPE string;
+DEFINE INDEX dl_item_seq ON dl_item FIELDS thread_id, seq UNIQUE;
+CREATE dl_counter:hot SET last_seq = 0;
 """
 
 # The workload that lost acknowledged writes on mem:// (8 appenders, one counter record).
 APPEND = """
-UPDATE chat_thread:hot SET last_seq += 1;
-LET $s = chat_thread:hot.last_seq;
-CREATE type::record('chat_message', ['hot', $s]) CONTENT {thread_id: 'hot', seq: $s, body: $body};
+UPDATE dl_counter:hot SET last_seq += 1;
+LET $s = dl_counter:hot.last_seq;
+CREATE type::record('dl_item', ['hot', $s]) CONTENT {thread_id: 'hot', seq: $s, body: $body};
 RETURN $s;
 """
 
@@ -59,7 +59,7 @@ async def _append_concurrently(client: SurrealClient, writers: int = 8, each: in
             acked.append((results[-1], body))
 
     await asyncio.gather(*(writer(w) for w in range(writers)))
-    stored = (await client.query("SELECT seq, body FROM chat_message;"))[0]
+    stored = (await client.query("SELECT seq, body FROM dl_item;"))[0]
     return acked, stored
 
 
@@ -67,22 +67,22 @@ class TestErrorMapping:
     def test_unique_index_violation_is_a_conflict_naming_the_index(self, surreal_db):
         async def scenario():
             await surreal_db.write(SCHEMA)
-            await surreal_db.write("CREATE chat_message CONTENT {thread_id: 'a', seq: 1, body: 'x'};")
-            await surreal_db.write("CREATE chat_message CONTENT {thread_id: 'a', seq: 1, body: 'y'};")
+            await surreal_db.write("CREATE dl_item CONTENT {thread_id: 'a', seq: 1, body: 'x'};")
+            await surreal_db.write("CREATE dl_item CONTENT {thread_id: 'a', seq: 1, body: 'y'};")
 
         with pytest.raises(UniqueViolation) as caught:
             run_sync(scenario)
         assert caught.value.status == 409
-        assert caught.value.index == "chat_message_seq"
+        assert caught.value.index == "dl_item_seq"
 
     def test_duplicate_record_id_is_a_conflict(self, surreal_db):
         async def scenario():
             await surreal_db.write(SCHEMA)
-            await surreal_db.write("CREATE chat_thread:hot SET last_seq = 5;")
+            await surreal_db.write("CREATE dl_counter:hot SET last_seq = 5;")
 
         with pytest.raises(UniqueViolation) as caught:
             run_sync(scenario)
-        assert caught.value.record == "chat_thread:hot"
+        assert caught.value.record == "dl_counter:hot"
 
     def test_parse_error_is_an_internal_error_not_a_client_error(self, surreal_db):
         with pytest.raises(DatabaseError) as caught:
@@ -108,11 +108,11 @@ class TestTransactions:
             await surreal_db.write(SCHEMA)
             with pytest.raises(UniqueViolation):
                 await surreal_db.write(
-                    "CREATE chat_message CONTENT {thread_id: 't', seq: 1, body: 'a'};"
-                    "UPDATE chat_thread:hot SET last_seq = 99;"
-                    "CREATE chat_message CONTENT {thread_id: 't', seq: 1, body: 'b'};"
+                    "CREATE dl_item CONTENT {thread_id: 't', seq: 1, body: 'a'};"
+                    "UPDATE dl_counter:hot SET last_seq = 99;"
+                    "CREATE dl_item CONTENT {thread_id: 't', seq: 1, body: 'b'};"
                 )
-            return await surreal_db.query("SELECT count() FROM chat_message GROUP ALL; SELECT * FROM chat_thread:hot;")
+            return await surreal_db.query("SELECT count() FROM dl_item GROUP ALL; SELECT * FROM dl_counter:hot;")
 
         messages, thread = run_sync(scenario)
         assert messages in ([], [{"count": 0}])
@@ -122,10 +122,10 @@ class TestTransactions:
         async def scenario():
             await surreal_db.write(SCHEMA)
             uow = UnitOfWork(surreal_db)
-            uow.add(Statement("UPDATE chat_thread:hot SET last_seq = $seq;", {"seq": 1}))
+            uow.add(Statement("UPDATE dl_counter:hot SET last_seq = $seq;", {"seq": 1}))
             index = uow.add(
                 Statement(
-                    "CREATE chat_message CONTENT {thread_id: $t, seq: $seq, body: $body} RETURN AFTER;",
+                    "CREATE dl_item CONTENT {thread_id: $t, seq: $seq, body: $body} RETURN AFTER;",
                     {"t": "hot", "seq": 1, "body": "hello"},
                 )
             )
@@ -140,11 +140,11 @@ class TestTransactions:
         async def scenario():
             await surreal_db.write(SCHEMA)
             uow = UnitOfWork(surreal_db)
-            uow.add(Statement("UPDATE chat_thread:hot SET last_seq = $seq;", {"seq": 7}))
-            uow.add(Statement("CREATE chat_thread:hot SET last_seq = $seq;", {"seq": 1}))  # duplicate id
+            uow.add(Statement("UPDATE dl_counter:hot SET last_seq = $seq;", {"seq": 7}))
+            uow.add(Statement("CREATE dl_counter:hot SET last_seq = $seq;", {"seq": 1}))  # duplicate id
             with pytest.raises(UniqueViolation):
                 await uow.commit(operation="test")
-            return (await surreal_db.query("SELECT last_seq FROM chat_thread:hot;"))[0]
+            return (await surreal_db.query("SELECT last_seq FROM dl_counter:hot;"))[0]
 
         assert run_sync(scenario) == [{"last_seq": 0}]
 
