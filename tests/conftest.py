@@ -229,9 +229,14 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser():
-    """Debian's Chromium driven by Playwright (its own browser download does not work here)."""
+    """Debian's Chromium driven by Playwright (its own browser download does not work here).
+
+    Function-scoped on purpose: Playwright's sync API keeps an event loop running in the
+    test thread while it is open, and Django's test client (async_to_sync) refuses such a
+    thread, so a longer-lived browser would break every later test of the worker.
+    """
     from playwright.sync_api import sync_playwright
 
     executable = shutil.which("chromium")

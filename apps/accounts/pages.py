@@ -13,7 +13,7 @@ from apps.core.errors import Conflict, RateLimited, Unauthorized
 from apps.core.ratelimit import client_ip
 from apps.core.views import allow_methods
 
-HOME = "/"  # the chat app will point this at the thread list
+HOME = "/threads"  # the chat thread list
 
 
 def _signed_in(issued: IssuedTokens) -> HttpResponse:

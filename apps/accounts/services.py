@@ -179,6 +179,7 @@ async def refresh(raw_refresh: str) -> IssuedTokens:
         raise Unauthorized(REVOKED)
     if family["current_refresh_jti"] != claims.jti:
         await repo.revoke_family(claims.family_id, "refresh_reuse", now_ms())
+        await _streams_revoked(claims.user_id, claims.family_id)
         log.warning("refresh token reuse; family revoked", extra={"user_id": claims.user_id})
         raise Unauthorized(REVOKED)
     user = User.from_row(user_row)
@@ -188,6 +189,7 @@ async def refresh(raw_refresh: str) -> IssuedTokens:
     if not await repo.rotate_family(claims.family_id, claims.jti, new_jti, now_ms(), issued.refresh_expires_at_ms):
         # Another refresh with the same token won the race: that is reuse too.
         await repo.revoke_family(claims.family_id, "refresh_reuse", now_ms())
+        await _streams_revoked(claims.user_id, claims.family_id)
         raise Unauthorized(REVOKED)
     return issued
 
@@ -195,7 +197,15 @@ async def refresh(raw_refresh: str) -> IssuedTokens:
 async def logout(principal: Principal) -> None:
     """Revoke the caller's family: its access token (jti) and refresh token die with it."""
     await _repo().revoke_family(principal.family_id, "logout", now_ms())
+    await _streams_revoked(principal.user_id, principal.family_id)
     log.info("user signed out", extra={"user_id": principal.user_id})
+
+
+async def _streams_revoked(user_id: str, family_id: str) -> None:
+    """Close this process's chat streams of the revoked sign-in now (other processes re-validate within 1 s)."""
+    from apps.chat.realtime import user_sessions_revoked
+
+    await user_sessions_revoked(user_id, family_id)
 
 
 async def authenticate(raw_access: str, *, via: str) -> Principal:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.test import Client
 
+from apps.accounts.pages import HOME
 from tests.accounts.conftest import PASSWORD, bearer
 
 FORM = {"email": "page@example.com", "username": "pageuser", "password": PASSWORD}
@@ -29,7 +30,7 @@ def test_signup_page_signs_in_and_home_greets():
     client, token = csrf_client()
     response = client.post("/signup", {**FORM, "csrfmiddlewaretoken": token})
     assert response.status_code == 302
-    assert response["Location"] == "/"
+    assert response["Location"] == HOME
     assert response.cookies["gr_session"].value
     assert response.cookies["gr_refresh"].value
     home = client.get("/")
@@ -66,7 +67,7 @@ def test_signin_page_wrong_password_and_success():
     assert b"Wrong email or password." in unknown.content
     ok = client.post("/signin", {"email": "PAGE@example.com", "password": PASSWORD, "csrfmiddlewaretoken": token})
     assert ok.status_code == 302
-    assert ok["Location"] == "/"
+    assert ok["Location"] == HOME
     assert b"Welcome, pageuser" in client.get("/").content
 
 

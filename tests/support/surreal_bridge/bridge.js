@@ -13,10 +13,16 @@ import { createRequire } from "node:module";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { decode, encode } from "cbor-x";
+import { decode as cborDecode, encode } from "cborg";
 import { WebSocketServer } from "ws";
 
 const require = createRequire(import.meta.url);
+
+// SurrealDB tags its values (record ids, datetimes, ...). The bridge only reads request ids and
+// error maps, so every tag decodes to its inner value; the engine's own bytes are never re-encoded.
+const passThroughTags = [];
+for (let tag = 0; tag < 64; tag++) passThroughTags[tag] = (inner) => inner;
+const decode = (bytes) => cborDecode(bytes, { tags: passThroughTags, useMaps: false });
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = join(here, "node_modules", "@surrealdb", "node", "dist");
 const arch = { x64: "x64", arm64: "arm64" }[process.arch];

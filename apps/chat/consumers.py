@@ -1,0 +1,88 @@
+"""The WebSocket endpoint of a thread: a thin shell around ``streams.StreamSession``.
+
+Close codes: 4001 unauthorized (no/invalid/revoked token), 4003 forbidden (not a
+member, or membership ended), 4404 unknown thread, 4400 bad ``after_seq``.
+Client frames: ``{"type": "ack", "seq": N}`` (measured, changes nothing) and
+``{"type": "resume", "after_seq": N}`` (re-send everything after N).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from apps.chat import services
+from apps.chat.streams import StreamSession
+from apps.core.errors import Forbidden, NotFound
+
+CLOSE_CODES = {"unauthorized": 4001, "permission_lost": 4003, "forbidden": 4003, "server_shutdown": 1001}
+
+
+def _after_seq(scope: dict[str, Any]) -> int | bool | None:
+    values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("after_seq")
+    if not values:
+        return None
+    try:
+        value = int(values[-1])
+    except ValueError:
+        return False
+    return value if 0 <= value <= 2**53 else False
+
+
+class ChatConsumer(AsyncWebsocketConsumer):
+    session: StreamSession | None = None
+    pump: asyncio.Task[None] | None = None
+
+    async def connect(self) -> None:
+        await self.accept()  # accept first so the client learns the close code
+        principal = self.scope.get("principal")
+        thread_id = self.scope["url_route"]["kwargs"]["thread_id"]
+        if principal is None:
+            await self.close(code=4001)
+            return
+        after_seq = _after_seq(self.scope)
+        if after_seq is False:
+            await self.close(code=4400)
+            return
+        try:
+            await services.access(principal, thread_id)
+        except NotFound:
+            await self.close(code=4404)
+            return
+        except Forbidden:
+            await self.close(code=4003)
+            return
+        self.session = StreamSession(principal, thread_id, after_seq=after_seq, transport="websocket")
+        self.pump = asyncio.create_task(self._pump())
+
+    async def _pump(self) -> None:
+        assert self.session is not None
+        async for envelope in self.session.events():
+            await self.send(text_data=json.dumps(envelope, separators=(",", ":")))
+        await self.close(code=CLOSE_CODES.get(self.session.closed_reason or "", 1000))
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.session is None or text_data is None:
+            return
+        try:
+            frame = json.loads(text_data)
+        except ValueError:
+            return
+        if not isinstance(frame, dict):
+            return
+        after = frame.get("after_seq")
+        if frame.get("type") == "resume" and isinstance(after, int) and not isinstance(after, bool) and after >= 0:
+            self.session.resume(after)
+
+    async def disconnect(self, code: int) -> None:
+        if self.session is not None:
+            self.session.close("client_closed")
+        if self.pump is not None and not self.pump.done():
+            self.pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.pump

@@ -1,0 +1,195 @@
+"""The per-process fan-out hub: one channel-layer subscription per thread per process.
+
+Why (notes/environment.md, realtime ceilings): Channels ``group_send`` to one
+consumer per socket drops frames silently once a consumer's channel is full and
+collapses with thousands of sockets. So the channel layer (in-memory or Redis)
+delivers one event per thread to this process; the hub reads the row from the
+database once and offers it to each local stream through that stream's bounded
+queue. A stream whose queue overflows switches to catch-up from the database by
+``seq`` instead of losing frames (see ``streams.StreamSession``). The layer is
+never trusted for completeness: a periodic re-validation (``REVALIDATE_INTERVAL_S``)
+re-reads, in one batched query, every stream's sign-in, membership and its
+thread's ``last_seq`` — closing revoked or removed streams within a second and
+nudging any stream that is behind to catch up.
+
+One hub per event loop (the server has one loop; tests may run several).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from channels.layers import get_channel_layer
+
+from apps.chat.realtime import EVENT_TYPE, group_name
+from apps.chat.repository import ChatRepository
+from apps.core import metrics
+
+if TYPE_CHECKING:
+    from apps.chat.streams import StreamSession
+
+log = logging.getLogger(__name__)
+
+REVALIDATE_INTERVAL_S = 0.5
+MESSAGE_EVENTS = frozenset({"message", "message_updated", "message_deleted", "message_hidden", "message_restored"})
+
+_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()
+
+
+def get_hub() -> Hub:
+    """The hub of the running event loop (created on first use)."""
+    loop = asyncio.get_running_loop()
+    hub = _hubs.get(loop)
+    if hub is None:
+        hub = _hubs[loop] = Hub(loop)
+    return hub
+
+
+def hubs() -> list[Hub]:
+    return [hub for loop, hub in list(_hubs.items()) if not loop.is_closed()]
+
+
+class Hub:
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.sessions: dict[str, set[StreamSession]] = {}
+        self.channel: str | None = None
+        self._lock = asyncio.Lock()
+        self._tasks: list[asyncio.Task[Any]] = []
+        self.layer = None
+
+    # -- lifecycle ----------------------------------------------------------
+
+    async def _start(self) -> None:
+        if self.channel is not None:
+            return
+        self.layer = get_channel_layer()
+        self.channel = await self.layer.new_channel(prefix="chat-hub.")
+        self._tasks = [
+            self.loop.create_task(self._read(), name="chat-hub-reader"),
+            self.loop.create_task(self._revalidate(), name="chat-hub-revalidate"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        self._tasks, self.channel = [], None
+
+    def call_threadsafe(self, func: Callable[..., Any], *args: Any) -> None:
+        """Run ``func`` on the hub's loop (hooks may be called from another loop or thread)."""
+        try:
+            if asyncio.get_running_loop() is self.loop:
+                func(*args)
+                return
+        except RuntimeError:
+            pass
+        if not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(func, *args)
+
+    # -- subscriptions --------------------------------------------------------
+
+    async def subscribe(self, session: StreamSession) -> None:
+        async with self._lock:
+            await self._start()
+            local = self.sessions.get(session.thread_id)
+            if local is None:
+                local = self.sessions[session.thread_id] = set()
+                await self.layer.group_add(group_name(session.thread_id), self.channel)
+            local.add(session)
+
+    async def unsubscribe(self, session: StreamSession) -> None:
+        async with self._lock:
+            local = self.sessions.get(session.thread_id)
+            if local is None:
+                return
+            local.discard(session)
+            if not local:
+                del self.sessions[session.thread_id]
+                try:
+                    await self.layer.group_discard(group_name(session.thread_id), self.channel)
+                except Exception:
+                    log.warning("group_discard failed", exc_info=True)
+
+    def all_sessions(self) -> list[StreamSession]:
+        return [s for local in self.sessions.values() for s in local]
+
+    # -- events ---------------------------------------------------------------
+
+    async def _read(self) -> None:
+        while True:
+            try:
+                event = await self.layer.receive(self.channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                metrics.realtime_bridge_events_total.labels("receive_failed").inc()
+                log.warning("chat hub receive failed", exc_info=True)
+                await asyncio.sleep(0.5)
+                continue
+            if event.get("type") != EVENT_TYPE:
+                continue
+            try:
+                await self.dispatch(event)
+            except Exception:
+                log.exception("chat hub dispatch failed")
+
+    async def dispatch(self, event: dict[str, Any]) -> None:
+        """Hand one event to the local streams of its thread (the row read once for all of them)."""
+        local = list(self.sessions.get(event["thread_id"], ()))
+        if not local:
+            return
+        row = None
+        if event["event_type"] in MESSAGE_EVENTS and event.get("seq") is not None:
+            row = await ChatRepository().message_at(event["thread_id"], event["seq"])
+        for session in local:
+            session.offer(event, row)
+
+    def membership_changed(self, thread_id: str, user_id: str) -> None:
+        for session in list(self.sessions.get(thread_id, ())):
+            if session.principal.user_id == user_id:
+                session.close("permission_lost")
+
+    def revoke(self, user_id: str, family_id: str | None) -> None:
+        for session in self.all_sessions():
+            if session.principal.user_id == user_id and family_id in (None, session.principal.family_id):
+                session.close("unauthorized")
+
+    # -- the safety net ---------------------------------------------------------
+
+    async def _revalidate(self) -> None:
+        while True:
+            await asyncio.sleep(REVALIDATE_INTERVAL_S)
+            try:
+                await self.revalidate_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("chat stream re-validation failed", exc_info=True)
+
+    async def revalidate_once(self) -> None:
+        sessions = self.all_sessions()
+        if not sessions:
+            return
+        state = await ChatRepository().stream_state(
+            sorted({s.principal.family_id for s in sessions}),
+            sorted({s.principal.user_id for s in sessions}),
+            [list(pair) for pair in sorted({(s.thread_id, s.principal.user_id) for s in sessions})],
+            sorted({s.thread_id for s in sessions}),
+        )
+        families = {f["family_id"]: f for f in state.get("families") or []}
+        users = {u["user_id"]: u for u in state.get("users") or []}
+        active = {(m["thread_id"], m["user_id"]) for m in state.get("members") or [] if m.get("left_at_ms") is None}
+        last_seqs = {t["thread_id"]: t["last_seq"] for t in state.get("threads") or []}
+        for session in sessions:
+            family = families.get(session.principal.family_id)
+            user = users.get(session.principal.user_id)
+            if family is None or family.get("revoked") or user is None or not user.get("enabled"):
+                session.close("unauthorized")
+            elif (session.thread_id, session.principal.user_id) not in active:
+                session.close("permission_lost")
+            elif last_seqs.get(session.thread_id, 0) > session.last_sent:
+                session.nudge()

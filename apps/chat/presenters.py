@@ -1,0 +1,74 @@
+"""JSON views of chat records: one function per shape, shared by HTTP, WebSocket, SSE and poll.
+
+Streams and HTTP build message views with the same ``message_view`` so a
+stream event's ``message`` equals the HTTP answer for the same message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apps.accounts.domain import MODERATOR_ROLES, Principal
+
+THREAD_FIELDS = (
+    "thread_id",
+    "scope_id",
+    "title",
+    "created_by",
+    "privacy_level",
+    "last_seq",
+    "created_at_ms",
+    "updated_at_ms",
+)
+MEMBER_FIELDS = ("thread_id", "user_id", "role", "joined_at_ms", "left_at_ms", "mute_until_ms")
+HIDDEN_STATUSES = frozenset({"under_review", "rejected"})
+
+
+def thread_view(row: dict[str, Any]) -> dict[str, Any]:
+    return {key: row.get(key) for key in THREAD_FIELDS}
+
+
+def member_view(row: dict[str, Any]) -> dict[str, Any]:
+    return {key: row.get(key) for key in MEMBER_FIELDS}
+
+
+def message_view(row: dict[str, Any], users: dict[str, dict[str, Any]], viewer: Principal | None) -> dict[str, Any]:
+    """The message as ``viewer`` may see it: held or rejected bodies are blanked except for author and staff."""
+    author = users.get(row["author_id"]) or {}
+    body = row.get("body") or ""
+    status = row.get("moderation_status")
+    privileged = viewer is not None and (viewer.user_id == row["author_id"] or viewer.role in MODERATOR_ROLES)
+    if status in HIDDEN_STATUSES and not privileged:
+        body = ""
+    return {
+        "thread_id": row["thread_id"],
+        "message_id": row["message_id"],
+        "seq": row["seq"],
+        "author_id": row["author_id"],
+        "author": {
+            "user_id": row["author_id"],
+            "username": author.get("username"),
+            "role": author.get("role"),
+        },
+        "body": body,
+        # Attachment views come with the upload endpoints (not built yet); always empty today.
+        "attachments": [],
+        "created_at_ms": row["created_at_ms"],
+        "edited_at_ms": row.get("edited_at_ms"),
+        "deleted_at_ms": row.get("deleted_at_ms"),
+        "moderation_status": status,
+        "request_id": row.get("request_id"),
+        "correlation_id": row.get("correlation_id"),
+    }
+
+
+def envelope(
+    event_type: str,
+    thread_id: str,
+    *,
+    seq: int | None = None,
+    message: dict[str, Any] | None = None,
+    data: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The stream envelope of 03-chat.md (one per WebSocket frame / SSE ``data:`` line)."""
+    return {"event_type": event_type, "thread_id": thread_id, "seq": seq, "message": message, "data": data}

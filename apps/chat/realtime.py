@@ -1,0 +1,78 @@
+"""Publishing chat events after commit, and the hooks other apps call (token revocation).
+
+An event carries ids and ``seq`` only (the Zulip event-system model): each
+process's hub reads the row from the database once and hands it to its local
+streams. A publish failure (Redis down) never fails the write that preceded it:
+the database already has the change, and streams recover it by ``seq``
+catch-up. Failures are counted in ``gotong_realtime_bridge_events_total``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from channels.layers import get_channel_layer
+
+from apps.core import metrics
+from apps.core.ids import now_ms
+
+log = logging.getLogger(__name__)
+
+GROUP_PREFIX = "chat.thread."
+EVENT_TYPE = "chat.event"  # the channel-layer message type the hub's reader handles
+PUBLISH_TIMEOUT_S = 1.0
+
+
+def group_name(thread_id: str) -> str:
+    """Channel-layer group of one thread (channels-redis prepends CHAT_REALTIME_CHANNEL_PREFIX)."""
+    return f"{GROUP_PREFIX}{thread_id}"
+
+
+async def publish(
+    thread_id: str,
+    event_type: str,
+    *,
+    seq: int | None = None,
+    message_id: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> None:
+    """Announce a committed change to every process; never raises."""
+    event = {
+        "type": EVENT_TYPE,
+        "event_type": event_type,
+        "thread_id": thread_id,
+        "seq": seq,
+        "message_id": message_id,
+        "data": data,
+        "committed_at_ms": now_ms(),
+    }
+    try:
+        layer = get_channel_layer()
+        await asyncio.wait_for(layer.group_send(group_name(thread_id), event), PUBLISH_TIMEOUT_S)
+    except Exception as exc:  # the bus is best effort; the database has the truth
+        metrics.realtime_bridge_events_total.labels("publish_failed").inc()
+        log.warning("realtime publish failed", extra={"thread_id": thread_id, "error": f"{type(exc).__name__}: {exc}"})
+        return
+    metrics.realtime_bridge_events_total.labels("published").inc()
+
+
+async def membership_ended(thread_id: str, user_id: str, event_type: str) -> None:
+    """A member left or was removed: their streams of this thread close (here at once, elsewhere via the bus)."""
+    from apps.chat.hub import hubs
+
+    for hub in hubs():
+        hub.call_threadsafe(hub.membership_changed, thread_id, user_id)
+    await publish(thread_id, event_type, data={"user_id": user_id})
+
+
+async def user_sessions_revoked(user_id: str, family_id: str | None = None) -> None:
+    """Close this process's streams of a revoked sign-in (``family_id``) or of every sign-in of the user.
+
+    Other processes notice within ``hub.REVALIDATE_INTERVAL_S`` through their periodic re-validation.
+    """
+    from apps.chat.hub import hubs
+
+    for hub in hubs():
+        hub.call_threadsafe(hub.revoke, user_id, family_id)

@@ -1,0 +1,258 @@
+"""All SurrealQL of the chat app. Values are always bound; record ids are built with ``type::record``.
+
+Keys live in record ids (``chat_message:[thread_id, seq]`` and friends), so
+"latest", catch-up and scroll-back are bounded record-id ranges that read only
+the rows they return (see notes/environment.md, "Query shapes"). Two traps are
+avoided on purpose: an open-ended range with ``LIMIT`` reads the rest of the
+thread, and ``ORDER BY id DESC`` on a range sorts everything — every range here
+has both bounds computed from ``seq`` and comes back ascending by key.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apps.core.db import Repository, Thrown, first_row, plain
+
+# Both bounds fixed: reads exactly hi - lo + 1 rows at most (the EXPLAIN test checks this shape).
+RANGE_SQL = "SELECT * FROM chat_message:[$t, $lo]..=[$t, $hi];"
+LATEST_SQL = (
+    "LET $last = (SELECT VALUE last_seq FROM ONLY type::record('chat_thread', $t)) ?? 0;"
+    "SELECT * FROM chat_message:[$t, $last - $n + 1]..=[$t, $last];"
+)
+APPEND_SQL = """
+LET $th = (UPDATE type::record('chat_thread', $t)
+           SET last_seq += 1, last_activity_ms = $now, updated_at_ms = $now RETURN AFTER)[0];
+IF $th = NONE { THROW 'thread_not_found' };
+CREATE type::record('chat_message', [$t, $th.last_seq]) CONTENT object::extend($row, {seq: $th.last_seq})
+"""
+THREAD_NOT_FOUND = "thread_not_found"
+
+
+def _clean(row: dict[str, Any] | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    row = plain(row)
+    row.pop("id", None)
+    return row
+
+
+def _clean_all(rows: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    return [r for r in (_clean(row) for row in rows or []) if r is not None]
+
+
+class ChatRepository(Repository):
+    # -- threads ----------------------------------------------------------
+
+    async def create_thread(self, thread: dict[str, Any], owner: dict[str, Any]) -> None:
+        await self.db.write(
+            "CREATE type::record('chat_thread', $t) CONTENT $thread RETURN NONE;"
+            "CREATE type::record('chat_member', [$t, $u]) CONTENT $owner RETURN NONE;",
+            {"t": thread["thread_id"], "u": owner["user_id"], "thread": thread, "owner": owner},
+            operation="chat_thread_create",
+        )
+
+    async def get_thread(self, thread_id: str) -> dict[str, Any] | None:
+        return _clean(
+            await self._one(
+                "SELECT * FROM ONLY type::record('chat_thread', $t);", {"t": thread_id}, operation="chat_thread_get"
+            )
+        )
+
+    async def threads_of_user(self, user_id: str, limit: int) -> list[dict[str, Any]]:
+        """Threads where the user is an active member, newest activity first."""
+        return _clean_all(
+            await self._all(
+                "LET $ids = (SELECT VALUE thread_id FROM chat_member WHERE user_id = $u AND left_at_ms = NONE);"
+                "SELECT * FROM array::map($ids, |$i| type::record('chat_thread', $i))"
+                " ORDER BY last_activity_ms DESC, thread_id DESC LIMIT $limit;",
+                {"u": user_id, "limit": limit},
+                operation="chat_threads_of_user",
+            )
+        )
+
+    async def threads_in_scope(self, scope_id: str, user_id: str, limit: int) -> list[dict[str, Any]]:
+        """Public threads of the scope plus the private ones the user belongs to."""
+        return _clean_all(
+            await self._all(
+                "LET $mine = (SELECT VALUE thread_id FROM chat_member WHERE user_id = $u AND left_at_ms = NONE);"
+                "SELECT * FROM chat_thread WHERE scope_id = $s AND (privacy_level = 'public' OR thread_id IN $mine)"
+                " ORDER BY last_activity_ms DESC, thread_id DESC LIMIT $limit;",
+                {"u": user_id, "s": scope_id, "limit": limit},
+                operation="chat_threads_in_scope",
+            )
+        )
+
+    async def thread_summary(self, thread_id: str, user_id: str, last_seq: int) -> dict[str, Any]:
+        """Member count, the caller's read position and the last message of one thread."""
+        results = await self.db.query(
+            "RETURN {"
+            " member_count: (SELECT count() FROM chat_member WHERE thread_id = $t AND left_at_ms = NONE GROUP ALL)[0]"
+            ".count ?? 0,"
+            " read_seq: (SELECT VALUE last_read_seq FROM ONLY type::record('chat_read_cursor', [$t, $u])) ?? 0,"
+            " last: (SELECT * FROM ONLY type::record('chat_message', [$t, $last]))"
+            "};",
+            {"t": thread_id, "u": user_id, "last": last_seq},
+            operation="chat_thread_summary",
+        )
+        summary = plain(results[-1]) or {}
+        summary["last"] = _clean(summary.get("last"))
+        return summary
+
+    # -- members ----------------------------------------------------------
+
+    async def get_member(self, thread_id: str, user_id: str) -> dict[str, Any] | None:
+        return _clean(
+            await self._one(
+                "SELECT * FROM ONLY type::record('chat_member', [$t, $u]);",
+                {"t": thread_id, "u": user_id},
+                operation="chat_member_get",
+            )
+        )
+
+    async def put_member(self, row: dict[str, Any]) -> dict[str, Any]:
+        """Create or replace the ``(thread_id, user_id)`` row (join, invite, re-join)."""
+        result = await self._write_one(
+            "UPSERT type::record('chat_member', [$t, $u]) CONTENT $row RETURN AFTER;",
+            {"t": row["thread_id"], "u": row["user_id"], "row": row},
+            operation="chat_member_put",
+        )
+        return _clean(result) or row
+
+    async def update_member(self, thread_id: str, user_id: str, changes: dict[str, Any]) -> dict[str, Any] | None:
+        return _clean(
+            await self._write_one(
+                "UPDATE type::record('chat_member', [$t, $u]) MERGE $changes RETURN AFTER;",
+                {"t": thread_id, "u": user_id, "changes": changes},
+                operation="chat_member_update",
+            )
+        )
+
+    async def active_members(self, thread_id: str, limit: int = 1000) -> list[dict[str, Any]]:
+        return _clean_all(
+            await self._all(
+                "SELECT * FROM chat_member WHERE thread_id = $t AND left_at_ms = NONE"
+                " ORDER BY joined_at_ms, user_id LIMIT $limit;",
+                {"t": thread_id, "limit": limit},
+                operation="chat_members",
+            )
+        )
+
+    # -- messages ---------------------------------------------------------
+
+    async def append_message(self, thread_id: str, row: dict[str, Any], now_ms: int) -> dict[str, Any] | None:
+        """Increment ``last_seq`` and create ``chat_message:[thread, seq]`` in one transaction.
+
+        Returns ``None`` when the thread does not exist; a reused request id raises
+        ``UniqueViolation`` (index ``chat_message_thread_request``) and nothing is written.
+        """
+        try:
+            results = await self.db.write(
+                APPEND_SQL, {"t": thread_id, "row": row, "now": now_ms}, operation="chat_send"
+            )
+        except Thrown as exc:
+            if THREAD_NOT_FOUND in exc.message:
+                return None
+            raise
+        return _clean(first_row(results[-1]))
+
+    async def message_by_request(self, thread_id: str, request_id: str) -> dict[str, Any] | None:
+        return _clean(
+            await self._one(
+                "SELECT * FROM chat_message WHERE thread_id = $t AND request_id = $r LIMIT 1;",
+                {"t": thread_id, "r": request_id},
+                operation="chat_message_by_request",
+            )
+        )
+
+    async def message_by_id(self, thread_id: str, message_id: str) -> dict[str, Any] | None:
+        row = _clean(
+            await self._one(
+                "SELECT * FROM chat_message WHERE message_id = $m LIMIT 1;", {"m": message_id}, operation="chat_message"
+            )
+        )
+        return row if row is not None and row["thread_id"] == thread_id else None
+
+    async def message_at(self, thread_id: str, seq: int) -> dict[str, Any] | None:
+        return _clean(
+            await self._one(
+                "SELECT * FROM ONLY type::record('chat_message', [$t, $s]);",
+                {"t": thread_id, "s": seq},
+                operation="chat_message_at",
+            )
+        )
+
+    async def update_message(self, thread_id: str, seq: int, changes: dict[str, Any]) -> dict[str, Any] | None:
+        return _clean(
+            await self._write_one(
+                "UPDATE type::record('chat_message', [$t, $s]) MERGE $changes RETURN AFTER;",
+                {"t": thread_id, "s": seq, "changes": changes},
+                operation="chat_message_update",
+            )
+        )
+
+    async def messages_between(self, thread_id: str, lo: int, hi: int) -> list[dict[str, Any]]:
+        """Messages with ``lo <= seq <= hi``, ascending (a closed record-id range)."""
+        if hi < lo or hi < 1:
+            return []
+        rows = _clean_all(
+            await self._all(RANGE_SQL, {"t": thread_id, "lo": max(1, lo), "hi": hi}, operation="chat_messages_range")
+        )
+        return sorted(rows, key=lambda r: r["seq"])
+
+    async def latest_messages(self, thread_id: str, n: int) -> list[dict[str, Any]]:
+        rows = _clean_all(await self._all(LATEST_SQL, {"t": thread_id, "n": n}, operation="chat_messages_latest"))
+        return sorted(rows, key=lambda r: r["seq"])
+
+    # -- read cursors -----------------------------------------------------
+
+    async def get_cursor(self, thread_id: str, user_id: str) -> dict[str, Any] | None:
+        return _clean(
+            await self._one(
+                "SELECT * FROM ONLY type::record('chat_read_cursor', [$t, $u]);",
+                {"t": thread_id, "u": user_id},
+                operation="chat_cursor_get",
+            )
+        )
+
+    async def advance_cursor(self, row: dict[str, Any]) -> dict[str, Any] | None:
+        """Move the cursor forward only; an older position leaves it as it is. Returns the current cursor."""
+        results = await self.db.write(
+            "LET $c = (SELECT * FROM ONLY type::record('chat_read_cursor', [$t, $u]));"
+            "IF $c = NONE OR $c.last_read_seq < $row.last_read_seq {"
+            " UPSERT type::record('chat_read_cursor', [$t, $u]) CONTENT $row RETURN NONE };"
+            "SELECT * FROM ONLY type::record('chat_read_cursor', [$t, $u]);",
+            {"t": row["thread_id"], "u": row["user_id"], "row": row},
+            operation="chat_cursor_advance",
+        )
+        return _clean(first_row(results[-1]))
+
+    # -- users and stream state --------------------------------------------
+
+    async def users(self, user_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """``user_id`` → ``{user_id, username, role}`` for the authors of a page of messages."""
+        if not user_ids:
+            return {}
+        rows = await self._all(
+            "SELECT user_id, username, role FROM array::map($ids, |$i| type::record('user', $i));",
+            {"ids": sorted(set(user_ids))},
+            operation="chat_users",
+        )
+        return {row["user_id"]: row for row in rows}
+
+    async def stream_state(
+        self, families: list[str], users: list[str], members: list[list[str]], threads: list[str]
+    ) -> dict[str, Any]:
+        """One batched read for the periodic re-validation of every stream of a process."""
+        results = await self.db.query(
+            "RETURN {"
+            " families: (SELECT family_id, user_id, revoked FROM array::map($f, |$i| type::record('auth_family', $i))),"
+            " users: (SELECT user_id, enabled FROM array::map($u, |$i| type::record('user', $i))),"
+            " members: (SELECT thread_id, user_id, left_at_ms"
+            "  FROM array::map($m, |$i| type::record('chat_member', $i))),"
+            " threads: (SELECT thread_id, last_seq FROM array::map($t, |$i| type::record('chat_thread', $i)))"
+            "};",
+            {"f": families, "u": users, "m": members, "t": threads},
+            operation="chat_stream_state",
+        )
+        return plain(results[-1]) or {}

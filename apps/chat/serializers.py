@@ -1,0 +1,200 @@
+"""Request/response shapes of the chat API (validated at the edge, documented in OpenAPI)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.validators import RegexValidator
+from rest_framework import serializers
+
+from apps.accounts.serializers import NO_NUL, StrictCharField
+
+BODY_MAX = 2000
+# At least one character that survives str.strip() and no NUL (documented pattern = enforced rule).
+NON_BLANK = r"^[^\x00]*[^\x00\s\x1c-\x1f\x85][^\x00]*$"
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """Refuses booleans, floats and strings (DRF would coerce ``"5"`` and ``true``)."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class ThreadCreateSerializer(serializers.Serializer):
+    scope_id = StrictCharField(min_length=1, max_length=128, trim_whitespace=False)
+    privacy_level = serializers.ChoiceField(choices=["public", "private"])
+    title = StrictCharField(
+        max_length=200, required=False, allow_null=True, allow_blank=True, default=None, trim_whitespace=False
+    )
+
+    def validate_title(self, value: str | None) -> str | None:
+        return value or None
+
+    def validate_privacy_level(self, value: Any) -> str:
+        if not isinstance(self.initial_data.get("privacy_level"), str):
+            raise serializers.ValidationError("must be a string")
+        return value
+
+
+class ThreadCreateDoc(serializers.Serializer):
+    scope_id = serializers.RegexField(NO_NUL, min_length=1, max_length=128)
+    privacy_level = serializers.ChoiceField(choices=["public", "private"])
+    title = serializers.RegexField(NO_NUL, max_length=200, required=False, allow_null=True, allow_blank=True)
+
+
+class ThreadListQuery(serializers.Serializer):
+    scope_id = serializers.CharField(max_length=128, required=False, allow_blank=True, help_text="empty = your threads")
+    limit = serializers.IntegerField(min_value=1, max_value=200, required=False, default=50)
+
+
+class MessageQuery(serializers.Serializer):
+    after_seq = serializers.IntegerField(min_value=0, required=False, max_value=2**53)
+    before_seq = serializers.IntegerField(min_value=1, required=False, max_value=2**53)
+    limit = serializers.IntegerField(min_value=1, max_value=200, required=False, default=50)
+    since_created_at_ms = serializers.IntegerField(min_value=0, required=False, max_value=2**53)
+    since_message_id = serializers.RegexField(r"^[0-9a-f]{32}$", required=False)
+
+
+class StreamQuery(serializers.Serializer):
+    after_seq = serializers.IntegerField(min_value=0, required=False, max_value=2**53)
+
+
+class AttachmentRefSerializer(serializers.Serializer):
+    attachment_id = serializers.RegexField(r"^[0-9a-f]{32}$")
+
+
+class SendSerializer(serializers.Serializer):
+    body = StrictCharField(max_length=BODY_MAX, allow_blank=True, trim_whitespace=True)
+    attachments = AttachmentRefSerializer(many=True, required=False, default=list, max_length=20)
+
+    def validate_body(self, value: str) -> str:
+        if not value.strip():
+            raise serializers.ValidationError("must not be empty")
+        return value.strip()
+
+
+class SendDoc(serializers.Serializer):
+    body = serializers.RegexField(
+        NON_BLANK, min_length=1, max_length=BODY_MAX, help_text="1..2000 characters after trim"
+    )
+    attachments = AttachmentRefSerializer(
+        many=True, required=False, max_length=20, help_text="Coming with the upload endpoints; must be empty today."
+    )
+
+
+class EditSerializer(serializers.Serializer):
+    body = StrictCharField(max_length=BODY_MAX, allow_blank=True, trim_whitespace=True)
+
+    def validate_body(self, value: str) -> str:
+        if not value.strip():
+            raise serializers.ValidationError("must not be empty")
+        return value.strip()
+
+
+class EditDoc(serializers.Serializer):
+    body = serializers.RegexField(NON_BLANK, min_length=1, max_length=BODY_MAX)
+
+
+class AddMemberSerializer(serializers.Serializer):
+    user_id = serializers.RegexField(r"^[0-9a-f]{32}$")
+    role = serializers.ChoiceField(choices=["member", "admin"], required=False, default="member")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not isinstance(self.initial_data.get("user_id"), str):
+            raise serializers.ValidationError({"user_id": ["must be a string"]})
+        return attrs
+
+
+class MuteSerializer(serializers.Serializer):
+    minutes = StrictIntegerField(min_value=0, max_value=525_600, help_text="0 unmutes")
+
+
+class CursorSerializer(serializers.Serializer):
+    message_id = serializers.RegexField(r"^[0-9a-f]{32}$", required=False)
+    seq = StrictIntegerField(min_value=1, max_value=2**53, required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "message_id" not in attrs and "seq" not in attrs:
+            raise serializers.ValidationError({"message_id": ["give message_id or seq"]})
+        return attrs  # both given: message_id wins
+
+
+class TelemetrySerializer(serializers.Serializer):
+    TRANSPORTS = ["websocket", "sse", "polling"]
+    from_ = serializers.ChoiceField(choices=TRANSPORTS)
+    to = serializers.ChoiceField(choices=TRANSPORTS)
+    reason = StrictCharField(validators=[RegexValidator(r"^[a-z0-9_]{1,64}$")], help_text="^[a-z0-9_]{1,64}$")
+
+
+TelemetrySerializer._declared_fields["from"] = TelemetrySerializer._declared_fields.pop("from_")
+
+
+# -- responses -----------------------------------------------------------------
+
+
+class ThreadSerializer(serializers.Serializer):
+    thread_id = serializers.CharField()
+    scope_id = serializers.CharField()
+    title = serializers.CharField(allow_null=True)
+    created_by = serializers.CharField()
+    privacy_level = serializers.ChoiceField(choices=["public", "private"])
+    last_seq = serializers.IntegerField()
+    created_at_ms = serializers.IntegerField()
+    updated_at_ms = serializers.IntegerField()
+
+
+class AuthorSerializer(serializers.Serializer):
+    user_id = serializers.CharField()
+    username = serializers.CharField(allow_null=True)
+    role = serializers.CharField(allow_null=True)
+
+
+class AttachmentViewSerializer(serializers.Serializer):
+    attachment_id = serializers.CharField()
+    media_type = serializers.CharField()
+    mime_type = serializers.CharField()
+    file_name = serializers.CharField()
+    size_bytes = serializers.IntegerField()
+    url = serializers.CharField()
+
+
+class MessageSerializer(serializers.Serializer):
+    thread_id = serializers.CharField()
+    message_id = serializers.CharField()
+    seq = serializers.IntegerField()
+    author_id = serializers.CharField()
+    author = AuthorSerializer()
+    body = serializers.CharField(allow_blank=True)
+    attachments = AttachmentViewSerializer(many=True)
+    created_at_ms = serializers.IntegerField()
+    edited_at_ms = serializers.IntegerField(allow_null=True)
+    deleted_at_ms = serializers.IntegerField(allow_null=True)
+    moderation_status = serializers.CharField(allow_null=True)
+    request_id = serializers.CharField(allow_null=True)
+    correlation_id = serializers.CharField(allow_null=True)
+
+
+class ThreadItemSerializer(ThreadSerializer):
+    member_count = serializers.IntegerField()
+    unread_count = serializers.IntegerField()
+    last_message = MessageSerializer(allow_null=True)
+
+
+class MemberSerializer(serializers.Serializer):
+    thread_id = serializers.CharField()
+    user_id = serializers.CharField()
+    role = serializers.ChoiceField(choices=["owner", "admin", "member"])
+    joined_at_ms = serializers.IntegerField()
+    left_at_ms = serializers.IntegerField(allow_null=True)
+    mute_until_ms = serializers.IntegerField(allow_null=True)
+
+
+class CursorViewSerializer(serializers.Serializer):
+    thread_id = serializers.CharField()
+    user_id = serializers.CharField()
+    last_read_seq = serializers.IntegerField()
+    last_read_message_id = serializers.CharField(allow_null=True)
+    last_read_at_ms = serializers.IntegerField()

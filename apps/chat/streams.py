@@ -1,0 +1,181 @@
+"""One realtime stream (a WebSocket or an SSE response) of one thread, transport-neutral.
+
+Connect sequence (03-chat.md): the caller has authenticated and checked
+membership; ``events()`` then subscribes to the hub, reads the backlog after the
+client's cursor from the database, and streams live events, dropping any ``seq``
+already sent (no duplicate) and reading a missing range from the database
+before a later message (gap repair, so no gap). The hub offers events through a
+bounded queue; on overflow the queue is discarded and the stream catches up
+from the database instead (slow consumers lose nothing, memory stays bounded).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import Any
+
+from apps.accounts.domain import Principal
+from apps.chat import presenters, services
+from apps.chat.hub import MESSAGE_EVENTS, get_hub
+from apps.chat.repository import ChatRepository
+from apps.core import metrics
+from apps.core.ids import now_ms
+
+HEARTBEAT_S = 15.0
+QUEUE_MAX = 256
+CATCHUP_BATCH = 200
+
+_NUDGE = "nudge"
+_RESUME = "resume"
+
+
+class StreamSession:
+    def __init__(self, principal: Principal, thread_id: str, *, after_seq: int | None, transport: str) -> None:
+        self.principal = principal
+        self.thread_id = thread_id
+        self.transport = transport
+        self.start_after = after_seq
+        self.last_sent = 0
+        self.closed_reason: str | None = None
+        self.overflows = 0
+        self._pending: deque[tuple[Any, ...]] = deque()
+        self._overflow = False
+        self._wake = asyncio.Event()
+
+    # -- called by the hub (same loop, never blocks) ----------------------------
+
+    def offer(self, event: dict[str, Any], row: dict[str, Any] | None) -> None:
+        if self._overflow:
+            return
+        if len(self._pending) >= QUEUE_MAX:
+            self._overflow = True
+            self._pending.clear()
+        else:
+            self._pending.append(("event", event, row))
+        self._wake.set()
+
+    def nudge(self) -> None:
+        """The thread is ahead of this stream: catch up from the database."""
+        self._pending.append((_NUDGE,))
+        self._wake.set()
+
+    def resume(self, after_seq: int) -> None:
+        self._pending.append((_RESUME, after_seq))
+        self._wake.set()
+
+    def close(self, reason: str) -> None:
+        if self.closed_reason is None:
+            self.closed_reason = reason
+        self._wake.set()
+
+    # -- the stream ---------------------------------------------------------------
+
+    async def events(self) -> AsyncIterator[dict[str, Any]]:
+        """Envelopes to send, in order; ends with a ``closed`` envelope when the server ends the stream."""
+        hub = get_hub()
+        metrics.realtime_connections.labels(self.transport).inc()
+        reason = "client_closed"
+        await hub.subscribe(self)  # before the backlog read: nothing committed later can be missed
+        try:
+            if self.start_after is None:
+                last = await ChatRepository().get_thread(self.thread_id)
+                self.last_sent = last["last_seq"] if last else 0
+            else:
+                self.last_sent = self.start_after
+                async for envelope in self._catch_up():
+                    yield envelope
+            deadline = time.monotonic() + HEARTBEAT_S
+            while self.closed_reason is None:
+                if not self._pending and not self._overflow:
+                    try:
+                        await asyncio.wait_for(self._wake.wait(), max(0.0, deadline - time.monotonic()))
+                    except TimeoutError:
+                        yield presenters.envelope("ping", self.thread_id)
+                        deadline = time.monotonic() + HEARTBEAT_S
+                        continue
+                    self._wake.clear()
+                if self.closed_reason is not None:
+                    break
+                if self._overflow:
+                    self._overflow = False
+                    self.overflows += 1
+                    self._pending.clear()
+                    metrics.realtime_bridge_events_total.labels("slow_consumer_catchup").inc()
+                    async for envelope in self._catch_up():
+                        yield envelope
+                    continue
+                if self._pending:
+                    async for envelope in self._handle(self._pending.popleft()):
+                        yield envelope
+            reason = self.closed_reason or reason
+            yield presenters.envelope("closed", self.thread_id, data={"reason": reason})
+        finally:
+            await hub.unsubscribe(self)
+            metrics.realtime_connections.labels(self.transport).dec()
+            metrics.realtime_disconnects_total.labels(self.transport, self.closed_reason or reason).inc()
+
+    async def _handle(self, item: tuple[Any, ...]) -> AsyncIterator[dict[str, Any]]:
+        kind = item[0]
+        if kind == _NUDGE:
+            async for envelope in self._catch_up():
+                yield envelope
+            return
+        if kind == _RESUME:
+            self.last_sent = item[1]
+            async for envelope in self._catch_up():
+                yield envelope
+            return
+        _, event, row = item
+        event_type = event["event_type"]
+        seq = event.get("seq")
+        if event_type == "message":
+            if seq is None or seq <= self.last_sent:
+                return  # already sent (backlog or an earlier catch-up)
+            if seq > self.last_sent + 1 or row is None:
+                async for envelope in self._catch_up(upto=seq):  # gap repair
+                    yield envelope
+                return
+            yield await self._message_envelope(row, event)
+            return
+        if event_type in MESSAGE_EVENTS:
+            if seq is not None and seq > self.last_sent:
+                async for envelope in self._catch_up(upto=seq):  # the current state comes with it
+                    yield envelope
+                return
+            if row is not None:
+                view = (await services.views_of([row], self.principal))[0]
+                yield presenters.envelope(event_type, self.thread_id, seq=seq, message=view)
+            return
+        data = event.get("data") or {}
+        if event_type == "member_left" and data.get("user_id") == self.principal.user_id:
+            member = await ChatRepository().get_member(self.thread_id, self.principal.user_id)
+            if not services.is_active(member):
+                self.close("permission_lost")
+                return
+        yield presenters.envelope(event_type, self.thread_id, data=data or None)
+
+    async def _message_envelope(self, row: dict[str, Any], event: dict[str, Any] | None = None) -> dict[str, Any]:
+        view = (await services.views_of([row], self.principal))[0]
+        self.last_sent = row["seq"]
+        if event is not None and event.get("committed_at_ms"):
+            metrics.realtime_delivery_lag_seconds.observe(max(0, now_ms() - event["committed_at_ms"]) / 1000)
+        return presenters.envelope("message", self.thread_id, seq=row["seq"], message=view)
+
+    async def _catch_up(self, upto: int | None = None) -> AsyncIterator[dict[str, Any]]:
+        """Every message after ``last_sent`` (up to ``upto`` if given) from the database, ascending."""
+        repo = ChatRepository()
+        while self.closed_reason is None:
+            lo = self.last_sent + 1
+            hi = lo + CATCHUP_BATCH - 1 if upto is None else min(upto, lo + CATCHUP_BATCH - 1)
+            rows = await repo.messages_between(self.thread_id, lo, hi)
+            views = await services.views_of(rows, self.principal)
+            for row, view in zip(rows, views, strict=True):
+                if row["seq"] != self.last_sent + 1:
+                    return  # a hole cannot happen (seq is gapless); stop rather than skip
+                self.last_sent = row["seq"]
+                yield presenters.envelope("message", self.thread_id, seq=row["seq"], message=view)
+            if len(rows) < hi - lo + 1 or (upto is not None and self.last_sent >= upto):
+                return
