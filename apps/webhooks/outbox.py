@@ -18,7 +18,7 @@ from typing import Any
 
 from django.conf import settings
 
-from apps.core import context
+from apps.core import context, tracing
 from apps.core.db import Statement, UniqueViolation, UnitOfWork
 from apps.core.ids import new_id, now_ms
 
@@ -114,7 +114,7 @@ def event_statement(
         "actor_username": actor.username,
         "request_id": request_id,
         "correlation_id": ctx.correlation_id or request_id,
-        "traceparent": None,
+        "traceparent": tracing.current_traceparent(),
         "status": "pending",
         "attempts": 0,
         "max_attempts": settings.CONFIG.webhook_max_attempts,
@@ -137,13 +137,19 @@ async def commit_with_events(build: Callable[[], UnitOfWork], *, operation: str,
 
     ``build`` must make a fresh ``UnitOfWork`` each call (new event ids come from
     ``event_statement``). A collision of 64 random bits is unlikely but must not
-    lose an event or fail the request.
+    lose an event or fail the request. After the commit, idle workers are woken
+    (in-process, and through Redis when configured); the wake is only a hint.
     """
     for attempt in range(1, attempts + 1):
         try:
-            return await build().commit(operation=operation)
+            results = await build().commit(operation=operation)
         except UniqueViolation as exc:
             collided = exc.index == EVENT_ID_INDEX or (exc.record or "").startswith("webhook_outbox_event:")
             if not collided or attempt == attempts:
                 raise
+            continue
+        from apps.webhooks.wake import notify  # late: keeps this module free of Redis at import
+
+        await notify()
+        return results
     raise AssertionError("unreachable")
