@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.core import views as core_views
+from apps.core.storage import local_object
 
 handler404 = "apps.core.views.not_found"
 handler500 = "apps.core.views.server_error"
@@ -12,6 +13,8 @@ urlpatterns = [
     path("health", core_views.health, name="health"),
     path("ready", core_views.ready, name="ready"),
     path("metrics", core_views.metrics_view, name="metrics"),
+    # Signed PUT/GET of local objects (evidence files, chat attachments) when S3 is not configured.
+    path("storage/local/<path:key>", local_object, name="storage_local"),
     path("v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("v1/auth/", include("apps.accounts.api_urls")),

@@ -80,8 +80,12 @@ class SendDoc(serializers.Serializer):
     body = serializers.RegexField(
         NON_BLANK, min_length=1, max_length=BODY_MAX, help_text="1..2000 characters after trim"
     )
-    attachments = AttachmentRefSerializer(
-        many=True, required=False, max_length=20, help_text="Coming with the upload endpoints; must be empty today."
+    # A ListField, not many=True: only a ListField's max_length reaches the schema as maxItems.
+    attachments = serializers.ListField(
+        child=AttachmentRefSerializer(),
+        required=False,
+        max_length=20,
+        help_text="Coming with the upload endpoints; must be empty today.",
     )
 
 

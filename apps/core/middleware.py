@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import lru_cache
+from urllib.parse import urlparse
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
@@ -96,7 +98,7 @@ class RequestContextMiddleware(AsyncMiddleware):
 
 
 class BodyLimitMiddleware(AsyncMiddleware):
-    """413 from ``Content-Length`` before any byte of an oversized body is read."""
+    """413 from ``Content-Length`` before any byte of an oversized body is read; 400 for NUL in the query."""
 
     async def __call__(self, request: HttpRequest) -> HttpResponse:
         limit = settings.CONFIG.max_body_bytes
@@ -111,20 +113,34 @@ class BodyLimitMiddleware(AsyncMiddleware):
             return error_response(ValidationFailed.for_fields({"Content-Length": ["must be an integer"]}))
         if declared > limit:
             return error_response(PayloadTooLarge(limit))
+        if any("\x00" in key or "\x00" in value for key, value in request.GET.items()):
+            return error_response(ValidationFailed.for_fields({"query": ["must not contain NUL characters"]}))
         return await self.get_response(request)
 
 
 class SecurityHeadersMiddleware(AsyncMiddleware):
-    """A Content Security Policy for pages (Django's SecurityMiddleware sets the rest)."""
+    """A Content Security Policy for pages (Django's SecurityMiddleware sets the rest).
 
-    CSP = (
-        "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
-        "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
-    )
+    With S3 configured, browsers PUT evidence files and load thumbnails straight from the
+    bucket's origin, so that origin joins ``connect-src`` and ``img-src``.
+    """
 
     async def __call__(self, request: HttpRequest) -> HttpResponse:
         response = await self.get_response(request)
         if not request.path.startswith("/v1/docs"):
-            response.setdefault("Content-Security-Policy", self.CSP)
+            response.setdefault("Content-Security-Policy", content_security_policy(settings.CONFIG.s3_endpoint))
         response.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         return response
+
+
+@lru_cache(maxsize=4)
+def content_security_policy(s3_endpoint: str) -> str:
+    storage = ""
+    if s3_endpoint:
+        parsed = urlparse(s3_endpoint)
+        storage = f" {parsed.scheme}://{parsed.netloc}"
+    return (
+        f"default-src 'self'; img-src 'self' data: blob:{storage}; style-src 'self' 'unsafe-inline'; "
+        f"script-src 'self'; connect-src 'self'{storage}; media-src 'self'{storage}; frame-ancestors 'none'; "
+        "base-uri 'self'; form-action 'self'"
+    )

@@ -94,6 +94,10 @@ class TestErrorEnvelope:
         assert set(error["details"]["fields"]) == {"name", "count"}
         assert error["message"].startswith("validation failed: ")
 
+    def test_nul_characters_in_the_query_are_refused(self, client):
+        error = assert_envelope(client.get("/v1/_test/echo?x=a%00b"), 400, "validation_error")
+        assert "query" in error["details"]["fields"]
+
     def test_wrong_content_type_is_415(self, client):
         response = client.post("/v1/_test/echo", data="name=a", content_type="application/x-www-form-urlencoded")
         assert_envelope(response, 415, "unsupported_media_type")
@@ -152,6 +156,15 @@ class TestOpenApi:
 
 
 class TestSecurityHeaders:
+    def test_csp_admits_the_s3_origin_for_direct_uploads_and_thumbnails(self, client, settings):
+        import dataclasses
+
+        settings.CONFIG = dataclasses.replace(settings.CONFIG, s3_endpoint="https://s3.example.org:9000")
+        csp = client.get("/health")["Content-Security-Policy"]
+        assert "connect-src 'self' https://s3.example.org:9000;" in csp
+        assert "img-src 'self' data: blob: https://s3.example.org:9000;" in csp
+        assert "script-src 'self';" in csp
+
     def test_pages_carry_csp_nosniff_and_referrer_policy(self, client):
         response = client.get("/health")
         assert "default-src 'self'" in response["Content-Security-Policy"]

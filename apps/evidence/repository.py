@@ -1,0 +1,249 @@
+"""All SurrealQL of the evidence app (contribution, evidence, evidence_upload, vouch).
+
+Values are bound; record ids are ``type::record(table, $id)``. ``*_statement``
+methods return ``Statement``s for a ``UnitOfWork`` so a service commits an
+entity together with its outbox events in one transaction. Lists are ordered by
+``created_at_ms`` DESC then id DESC (int times: datetime indexes sort wrongly).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from apps.core.db import Repository, Statement
+
+UPLOAD_NOT_VERIFIED = "evidence_upload_not_verified"
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _before(field_id: str) -> str:
+    return f" AND (created_at_ms < $before_ms OR (created_at_ms = $before_ms AND {field_id} < $before_id))"
+
+
+class EvidenceRepository(Repository):
+    # -- contributions ----------------------------------------------------------
+
+    def create_contribution_statement(self, row: dict[str, Any]) -> Statement:
+        stored = {k: v for k, v in row.items() if k != "metadata"} | {"metadata_json": _json(row["metadata"])}
+        return Statement(
+            "CREATE type::record('contribution', $id) CONTENT $row RETURN NONE;",
+            {"id": row["contribution_id"], "row": stored},
+        )
+
+    async def get_contribution(self, contribution_id: str) -> dict[str, Any] | None:
+        row = await self._one(
+            "SELECT * OMIT id FROM ONLY type::record('contribution', $id);",
+            {"id": contribution_id},
+            operation="contribution_get",
+        )
+        return contribution_from_row(row) if row else None
+
+    async def contribution_by_request(self, author_id: str, request_id: str) -> dict[str, Any] | None:
+        row = await self._one(
+            "SELECT * OMIT id FROM contribution WHERE author_id = $a AND request_id = $r LIMIT 1;",
+            {"a": author_id, "r": request_id},
+            operation="contribution_by_request",
+        )
+        return contribution_from_row(row) if row else None
+
+    async def list_contributions(
+        self, author_id: str, limit: int, before: tuple[int, str] | None
+    ) -> list[dict[str, Any]]:
+        variables: dict[str, Any] = {"a": author_id, "limit": limit}
+        where = "author_id = $a"
+        if before is not None:
+            where += _before("contribution_id")
+            variables.update(before_ms=before[0], before_id=before[1])
+        rows = await self._all(
+            f"SELECT * OMIT id FROM contribution WHERE {where} "
+            "ORDER BY created_at_ms DESC, contribution_id DESC LIMIT $limit;",
+            variables,
+            operation="contribution_list",
+        )
+        return [contribution_from_row(r) for r in rows]
+
+    # -- evidence ----------------------------------------------------------------
+
+    def create_evidence_statement(self, row: dict[str, Any]) -> Statement:
+        stored = {k: v for k, v in row.items() if k not in ("evidence_data", "proof", "media")}
+        stored |= {
+            "evidence_data_json": _json(row["evidence_data"]),
+            "proof_json": _json(row["proof"]),
+            "media_json": None if row["media"] is None else _json(row["media"]),
+            "upload_id": None if row["media"] is None else row["media"]["upload_id"],
+        }
+        return Statement(
+            "CREATE type::record('evidence', $id) CONTENT $row RETURN NONE;", {"id": row["evidence_id"], "row": stored}
+        )
+
+    async def get_evidence(self, evidence_id: str) -> dict[str, Any] | None:
+        row = await self._one(
+            "SELECT * OMIT id FROM ONLY type::record('evidence', $id);", {"id": evidence_id}, operation="evidence_get"
+        )
+        return evidence_from_row(row) if row else None
+
+    async def evidence_by_request(self, actor_id: str, request_id: str) -> dict[str, Any] | None:
+        row = await self._one(
+            "SELECT * OMIT id FROM evidence WHERE actor_id = $a AND request_id = $r LIMIT 1;",
+            {"a": actor_id, "r": request_id},
+            operation="evidence_by_request",
+        )
+        return evidence_from_row(row) if row else None
+
+    async def list_evidence(self, contribution_id: str, limit: int) -> list[dict[str, Any]]:
+        rows = await self._all(
+            "SELECT * OMIT id FROM evidence WHERE contribution_id = $c AND hidden = false "
+            "ORDER BY created_at_ms DESC, evidence_id DESC LIMIT $limit;",
+            {"c": contribution_id, "limit": limit},
+            operation="evidence_list",
+        )
+        return [evidence_from_row(r) for r in rows]
+
+    # -- uploads ------------------------------------------------------------------
+
+    async def create_upload(self, row: dict[str, Any]) -> None:
+        await self.db.write(
+            "CREATE type::record('evidence_upload', $id) CONTENT $row RETURN NONE;",
+            {"id": row["upload_id"], "row": row},
+            operation="upload_create",
+        )
+
+    async def get_upload(self, upload_id: str) -> dict[str, Any] | None:
+        row = await self._one(
+            "SELECT * OMIT id FROM ONLY type::record('evidence_upload', $id);",
+            {"id": upload_id},
+            operation="upload_get",
+        )
+        return upload_from_row(row) if row else None
+
+    async def finish_upload(self, upload_id: str, status: str, result: dict[str, Any], now: int) -> dict[str, Any]:
+        """pending → verified/rejected; a concurrent confirm that finished first wins (its row is returned)."""
+        rows = await self.db.write(
+            "UPDATE type::record('evidence_upload', $id) SET status = $status, result_json = $result, "
+            "updated_at_ms = $now WHERE status = 'pending' RETURN NONE;"
+            "SELECT * OMIT id FROM ONLY type::record('evidence_upload', $id);",
+            {"id": upload_id, "status": status, "result": _json(result), "now": now},
+            operation="upload_finish",
+        )
+        return upload_from_row(rows[-1])
+
+    def link_upload_statement(self, upload_id: str, evidence_id: str, now: int) -> Statement:
+        """verified → linked in the evidence's transaction; THROWs (rolling it back) if no longer verified."""
+        return Statement(
+            "LET $linked = (UPDATE type::record('evidence_upload', $id) SET status = 'linked', "
+            "evidence_id = $evidence, updated_at_ms = $now WHERE status = 'verified' RETURN AFTER);"
+            f"IF array::len($linked) = 0 {{ THROW '{UPLOAD_NOT_VERIFIED}' }};",
+            {"id": upload_id, "evidence": evidence_id, "now": now},
+        )
+
+    async def stale_uploads(self, older_than_ms: int, limit: int) -> list[dict[str, Any]]:
+        rows = await self._all(
+            "SELECT * OMIT id FROM evidence_upload WHERE status = 'pending' AND created_at_ms < $t "
+            "ORDER BY created_at_ms LIMIT $limit;",
+            {"t": older_than_ms, "limit": limit},
+            operation="upload_stale",
+        )
+        return [upload_from_row(r) for r in rows]
+
+    async def delete_pending_upload(self, upload_id: str) -> bool:
+        """Delete only if still pending (a confirm may have just won the race)."""
+        rows = await self.db.write(
+            "DELETE type::record('evidence_upload', $id) WHERE status = 'pending' RETURN BEFORE;",
+            {"id": upload_id},
+            operation="upload_expire",
+        )
+        return bool(rows and rows[-1])
+
+    # -- vouches -------------------------------------------------------------------
+
+    def create_vouch_statement(self, row: dict[str, Any]) -> Statement:
+        stored = row | {"skill_key": row["skill_id"] or ""}
+        return Statement(
+            "CREATE type::record('vouch', $id) CONTENT $row RETURN NONE;", {"id": row["vouch_id"], "row": stored}
+        )
+
+    async def vouch_by_request(self, voucher_id: str, request_id: str) -> dict[str, Any] | None:
+        row = await self._one(
+            "SELECT * OMIT id, skill_key FROM vouch WHERE voucher_id = $v AND request_id = $r LIMIT 1;",
+            {"v": voucher_id, "r": request_id},
+            operation="vouch_by_request",
+        )
+        return vouch_from_row(row) if row else None
+
+    async def list_vouches(self, field: str, user_id: str, limit: int) -> list[dict[str, Any]]:
+        if field not in ("vouchee_id", "voucher_id"):
+            raise ValueError(field)
+        rows = await self._all(
+            f"SELECT * OMIT id, skill_key FROM vouch WHERE {field} = $u "
+            "ORDER BY created_at_ms DESC, vouch_id DESC LIMIT $limit;",
+            {"u": user_id, "limit": limit},
+            operation="vouch_list",
+        )
+        return [vouch_from_row(r) for r in rows]
+
+
+# -- row → API shape (absent optional fields become null) ----------------------------
+
+
+def contribution_from_row(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "contribution_id": row["contribution_id"],
+        "author_id": row["author_id"],
+        "author_username": row["author_username"],
+        "mode": row["mode"],
+        "contribution_type": row["contribution_type"],
+        "title": row["title"],
+        "description": row["description"],
+        "evidence_url": row.get("evidence_url"),
+        "skill_ids": list(row.get("skill_ids") or []),
+        "metadata": json.loads(row.get("metadata_json") or "{}"),
+        "request_id": row["request_id"],
+        "correlation_id": row["correlation_id"],
+        "created_at_ms": row["created_at_ms"],
+        "updated_at_ms": row["updated_at_ms"],
+    }
+
+
+def evidence_from_row(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "evidence_id": row["evidence_id"],
+        "contribution_id": row["contribution_id"],
+        "actor_id": row["actor_id"],
+        "actor_username": row["actor_username"],
+        "evidence_type": row["evidence_type"],
+        "evidence_data": json.loads(row["evidence_data_json"]),
+        "proof": json.loads(row["proof_json"]),
+        "media": json.loads(row["media_json"]) if row.get("media_json") else None,
+        "warnings": list(row.get("warnings") or []),
+        "request_id": row["request_id"],
+        "correlation_id": row["correlation_id"],
+        "created_at_ms": row["created_at_ms"],
+    }
+
+
+def upload_from_row(row: dict[str, Any]) -> dict[str, Any]:
+    out = {k: row.get(k) for k in (
+        "upload_id", "contribution_id", "user_id", "storage_key", "file_name", "content_type",
+        "size_bytes", "sha256", "status", "evidence_id", "created_at_ms", "updated_at_ms",
+    )}  # fmt: skip
+    out["result"] = json.loads(row["result_json"]) if row.get("result_json") else None
+    return out
+
+
+def vouch_from_row(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "vouch_id": row["vouch_id"],
+        "voucher_id": row["voucher_id"],
+        "voucher_username": row["voucher_username"],
+        "vouchee_id": row["vouchee_id"],
+        "skill_id": row.get("skill_id"),
+        "weight_hint": row.get("weight_hint"),
+        "message": row.get("message"),
+        "request_id": row["request_id"],
+        "correlation_id": row["correlation_id"],
+        "created_at_ms": row["created_at_ms"],
+    }

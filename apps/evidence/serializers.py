@@ -1,0 +1,159 @@
+"""OpenAPI shapes of the evidence API.
+
+Request bodies are validated by ``apps.evidence.rules`` (the spec's exact
+messages, in the spec's order); these serializers document the same
+constraints so schema-driven clients and the fuzzer see what is accepted.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from apps.evidence import files, rules
+
+ID_PATTERN = r"^[0-9a-f]{32}$"
+NON_BLANK = rules.NON_BLANK
+
+
+@extend_schema_field({"type": "object", "additionalProperties": True, "maxProperties": rules.MAX_METADATA_KEYS})
+class MetadataField(serializers.DictField):
+    pass
+
+
+@extend_schema_field(
+    {"type": "object", "additionalProperties": True, "maxProperties": rules.MAX_METADATA_KEYS, "nullable": True}
+)
+class NullableMetadataField(serializers.DictField):
+    pass
+
+
+@extend_schema_field({"type": "object", "additionalProperties": True})
+class ObjectField(serializers.DictField):
+    pass
+
+
+@extend_schema_field({"type": "object", "additionalProperties": True, "nullable": True})
+class NullableObjectField(serializers.DictField):
+    pass
+
+
+class ContributionCreateDoc(serializers.Serializer):
+    title = serializers.RegexField(NON_BLANK, max_length=rules.MAX_TITLE, help_text="1..200 after trimming")
+    contribution_type = serializers.ChoiceField(rules.CONTRIBUTION_TYPES)
+    mode = serializers.ChoiceField(rules.MODES, required=False, allow_null=True, help_text="default komunitas")
+    description = serializers.CharField(
+        max_length=rules.MAX_DESCRIPTION, required=False, allow_blank=True, allow_null=True
+    )
+    evidence_url = serializers.RegexField(r"^$|" + rules.URL_PATTERN, max_length=rules.MAX_URL, required=False,
+                                          allow_null=True, allow_blank=True)  # fmt: skip
+    skill_ids = serializers.ListField(
+        child=serializers.CharField(max_length=rules.MAX_SKILL_LEN, allow_blank=True),
+        max_length=rules.MAX_SKILLS,
+        required=False,
+        allow_null=True,
+        help_text="trimmed, blanks dropped, de-duplicated keeping the first; at most 10",
+    )
+    metadata = NullableMetadataField(required=False, allow_null=True, help_text="≤ 50 keys, ≤ 16 KiB as JSON")
+
+
+class ContributionSerializer(serializers.Serializer):
+    contribution_id = serializers.CharField()
+    author_id = serializers.CharField()
+    author_username = serializers.CharField()
+    mode = serializers.ChoiceField(rules.MODES)
+    contribution_type = serializers.ChoiceField(rules.CONTRIBUTION_TYPES)
+    title = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
+    evidence_url = serializers.CharField(allow_null=True)
+    skill_ids = serializers.ListField(child=serializers.CharField())
+    metadata = ObjectField()
+    request_id = serializers.CharField()
+    correlation_id = serializers.CharField()
+    created_at_ms = serializers.IntegerField()
+    updated_at_ms = serializers.IntegerField()
+
+
+class ExifSerializer(serializers.Serializer):
+    captured_at_ms = serializers.IntegerField(allow_null=True)
+    lat = serializers.FloatField(allow_null=True)
+    lon = serializers.FloatField(allow_null=True)
+    camera_make = serializers.CharField(allow_null=True)
+    camera_model = serializers.CharField(allow_null=True)
+
+
+class MediaSerializer(serializers.Serializer):
+    upload_id = serializers.CharField()
+    sha256 = serializers.CharField()
+    mime_type = serializers.CharField()
+    size_bytes = serializers.IntegerField()
+    exif = ExifSerializer(allow_null=True)
+
+
+class EvidenceCreateDoc(serializers.Serializer):
+    contribution_id = serializers.RegexField(ID_PATTERN)
+    evidence_type = serializers.ChoiceField(rules.EVIDENCE_TYPES)
+    evidence_data = ObjectField(required=False, help_text="free-form, ≤ 16 KiB")
+    proof = ObjectField(help_text="validated per evidence_type (timestamp RFC 3339, media_hash, location, witnesses)")
+    upload_id = serializers.RegexField(ID_PATTERN, required=False, allow_null=True)
+
+
+class EvidenceSerializer(serializers.Serializer):
+    evidence_id = serializers.CharField()
+    contribution_id = serializers.CharField()
+    actor_id = serializers.CharField()
+    actor_username = serializers.CharField()
+    evidence_type = serializers.ChoiceField(rules.EVIDENCE_TYPES)
+    evidence_data = ObjectField()
+    proof = ObjectField()
+    media = MediaSerializer(allow_null=True)
+    warnings = serializers.ListField(child=serializers.CharField())
+    request_id = serializers.CharField()
+    correlation_id = serializers.CharField()
+    created_at_ms = serializers.IntegerField()
+
+
+class UploadRequestDoc(serializers.Serializer):
+    contribution_id = serializers.RegexField(ID_PATTERN)
+    file_name = serializers.RegexField(NON_BLANK, max_length=255)
+    content_type = serializers.ChoiceField(files.ALLOWED_TYPES)
+    size_bytes = serializers.IntegerField(min_value=1, help_text="per-type limits; over the limit → 413")
+    sha256 = serializers.RegexField(r"^[0-9a-fA-F]{64}$")
+
+
+class UploadTicketSerializer(serializers.Serializer):
+    upload_id = serializers.CharField()
+    upload_url = serializers.CharField()
+    upload_method = serializers.ChoiceField(["PUT"])
+    upload_headers = serializers.DictField(child=serializers.CharField())
+    expires_at_ms = serializers.IntegerField()
+
+
+class UploadVerifiedSerializer(serializers.Serializer):
+    upload_id = serializers.CharField()
+    sha256 = serializers.CharField()
+    mime_type = serializers.CharField()
+    size_bytes = serializers.IntegerField()
+    exif = ExifSerializer(allow_null=True)
+    status = serializers.ChoiceField(["verified"])
+
+
+class VouchCreateDoc(serializers.Serializer):
+    vouchee_id = serializers.RegexField(ID_PATTERN)
+    skill_id = serializers.RegexField(NON_BLANK, max_length=rules.MAX_SKILL_LEN, required=False, allow_null=True)
+    weight_hint = serializers.ChoiceField(rules.WEIGHT_HINTS, required=False, allow_null=True)
+    message = serializers.CharField(max_length=rules.MAX_VOUCH_MESSAGE, required=False, allow_null=True,
+                                    allow_blank=True)  # fmt: skip
+
+
+class VouchSerializer(serializers.Serializer):
+    vouch_id = serializers.CharField()
+    voucher_id = serializers.CharField()
+    voucher_username = serializers.CharField()
+    vouchee_id = serializers.CharField()
+    skill_id = serializers.CharField(allow_null=True)
+    weight_hint = serializers.ChoiceField(rules.WEIGHT_HINTS, allow_null=True)
+    message = serializers.CharField(allow_null=True, allow_blank=True)
+    request_id = serializers.CharField()
+    correlation_id = serializers.CharField()
+    created_at_ms = serializers.IntegerField()

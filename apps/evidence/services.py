@@ -1,0 +1,204 @@
+"""Contributions and vouches: the rules of 04-evidence.md, each write one transaction with its outbox event."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apps.accounts.domain import Principal
+from apps.accounts.repository import AccountsRepository
+from apps.core import context
+from apps.core.db import UniqueViolation, UnitOfWork
+from apps.core.errors import Conflict, NotFound
+from apps.core.ids import is_entity_id, new_id, new_request_id, now_ms
+from apps.evidence import rules
+from apps.evidence.repository import EvidenceRepository
+from apps.webhooks.outbox import Actor, commit_with_events, event_statement
+
+DEFAULT_LIMIT, MAX_LIMIT = 50, 200
+
+repo = EvidenceRepository()
+
+
+def request_ids() -> tuple[str, str]:
+    """The current request's ids (stored on the entity); generated outside a request (commands, tests)."""
+    ctx = context.current()
+    request_id = ctx.request_id or new_request_id()
+    return request_id, ctx.correlation_id or request_id
+
+
+def clamp_limit(raw: Any) -> int:
+    if raw is None:
+        return DEFAULT_LIMIT
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise rules.fail("limit", "limit must be an integer") from None
+    return max(1, min(MAX_LIMIT, value))
+
+
+def actor_of(principal: Principal) -> Actor:
+    return Actor(principal.user_id, principal.username)
+
+
+async def commit_entity(
+    statement: Any,
+    events: list[tuple[str, dict[str, Any], dict[str, Any] | None]],
+    *,
+    principal: Principal,
+    created_at_ms: int,
+    operation: str,
+    extra_statements: tuple = (),
+) -> None:
+    """The entity, any extra statements and its outbox events in ONE transaction (both or neither)."""
+
+    def build() -> UnitOfWork:
+        uow = UnitOfWork()
+        uow.add(statement)
+        for extra in extra_statements:
+            uow.add(extra)
+        for event_type, subject, extra_top in events:
+            event = event_statement(
+                event_type=event_type,
+                actor=actor_of(principal),
+                subject=subject,
+                created_at_ms=created_at_ms,
+                extra=extra_top,
+            )
+            if event is not None:
+                uow.add(event)
+        return uow
+
+    await commit_with_events(build, operation=operation)
+
+
+# -- contributions ---------------------------------------------------------------
+
+
+async def create_contribution(principal: Principal, data: Any) -> dict[str, Any]:
+    inp = rules.contribution_input(data)
+    request_id, correlation_id = request_ids()
+    contribution_id = new_id()
+    now = created_ms_of(contribution_id)
+    row = {
+        "contribution_id": contribution_id,
+        "author_id": principal.user_id,
+        "author_username": principal.username,
+        "mode": inp.mode,
+        "contribution_type": inp.contribution_type,
+        "title": inp.title,
+        "description": inp.description,
+        "evidence_url": inp.evidence_url,
+        "skill_ids": inp.skill_ids,
+        "metadata": inp.metadata,
+        "request_id": request_id,
+        "correlation_id": correlation_id,
+        "created_at_ms": now,
+        "updated_at_ms": now,
+    }
+    subject = {k: row[k] for k in (
+        "contribution_id", "contribution_type", "description", "evidence_url", "metadata", "mode", "skill_ids", "title"
+    )}  # fmt: skip
+    try:
+        await commit_entity(
+            repo.create_contribution_statement(row),
+            [("contribution_created", subject, None)],
+            principal=principal,
+            created_at_ms=now,
+            operation="contribution_create",
+        )
+    except UniqueViolation as exc:
+        # The same X-Request-ID after the idempotency window: answer with the stored contribution.
+        existing = await repo.contribution_by_request(principal.user_id, request_id)
+        if exc.index == "contribution_request" and existing is not None:
+            return existing
+        raise
+    return row
+
+
+async def get_contribution(contribution_id: str) -> dict[str, Any]:
+    contribution = await repo.get_contribution(contribution_id) if _is_id(contribution_id) else None
+    if contribution is None:
+        raise NotFound("contribution not found")
+    return contribution
+
+
+async def list_contributions(principal: Principal, params: Any) -> list[dict[str, Any]]:
+    author_id = params.get("author_id") or principal.user_id
+    limit = clamp_limit(params.get("limit"))
+    before = None
+    if params.get("before") is not None:
+        if not is_entity_id(params["before"]):
+            raise rules.fail("before", "before must be a contribution_id")
+        before = (created_ms_of(params["before"]), params["before"])
+    return await repo.list_contributions(author_id, limit, before)
+
+
+def created_ms_of(entity_id: str) -> int:
+    """The creation time a UUIDv7 id carries (its first 48 bits).
+
+    Contributions store exactly this as ``created_at_ms``, so the id alone is a
+    complete ``(created_at_ms, id)`` cursor: no lookup, and no 400 for an id that
+    was deleted or never listed.
+    """
+    return int(entity_id[:12], 16)
+
+
+def _is_id(value: Any) -> bool:
+    return is_entity_id(value)
+
+
+# -- vouches ------------------------------------------------------------------------
+
+
+async def create_vouch(principal: Principal, data: Any) -> dict[str, Any]:
+    inp = rules.vouch_input(data)
+    if inp.vouchee_id == principal.user_id:
+        raise rules.fail("vouchee_id", "cannot vouch for yourself")
+    if await AccountsRepository().get_user(inp.vouchee_id) is None:
+        raise NotFound("vouchee not found")
+    request_id, correlation_id = request_ids()
+    now = now_ms()
+    row = {
+        "vouch_id": new_id(),
+        "voucher_id": principal.user_id,
+        "voucher_username": principal.username,
+        "vouchee_id": inp.vouchee_id,
+        "skill_id": inp.skill_id,
+        "weight_hint": inp.weight_hint,
+        "message": inp.message,
+        "request_id": request_id,
+        "correlation_id": correlation_id,
+        "created_at_ms": now,
+    }
+    subject = {k: row[k] for k in ("message", "skill_id", "vouchee_id", "weight_hint", "vouch_id")}
+    try:
+        await commit_entity(
+            repo.create_vouch_statement(row),
+            [("vouch_submitted", subject, None)],
+            principal=principal,
+            created_at_ms=now,
+            operation="vouch_create",
+        )
+    except UniqueViolation as exc:
+        existing = await repo.vouch_by_request(principal.user_id, request_id)
+        if existing is not None:
+            return existing
+        if exc.index == "vouch_pair":
+            raise Conflict("you already vouched for this user for this skill") from exc
+        raise
+    return row
+
+
+async def list_vouches(principal: Principal, params: Any) -> list[dict[str, Any]]:
+    vouchee_id, voucher_id = params.get("vouchee_id"), params.get("voucher_id")
+    accounts = AccountsRepository()
+    for user_id in (vouchee_id, voucher_id):
+        # An unknown user is 404 whatever else is wrong with the query.
+        if user_id and (not is_entity_id(user_id) or await accounts.get_user(user_id) is None):
+            raise NotFound("user not found")
+    if vouchee_id and voucher_id:
+        raise rules.fail("vouchee_id", "provide only one of vouchee_id or voucher_id")
+    limit = clamp_limit(params.get("limit"))
+    if vouchee_id:
+        return await repo.list_vouches("vouchee_id", vouchee_id, limit)
+    return await repo.list_vouches("voucher_id", voucher_id or principal.user_id, limit)

@@ -1,0 +1,149 @@
+"""Proof-of-Reality evidence: append-only records, optionally linked to a verified upload."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+from apps.accounts.domain import Principal
+from apps.core.db import Thrown, UniqueViolation
+from apps.core.errors import Conflict, Forbidden, NotFound
+from apps.core.ids import is_entity_id, new_id, now_ms
+from apps.core.storage import get_storage
+from apps.evidence import rules
+from apps.evidence.repository import UPLOAD_NOT_VERIFIED
+from apps.evidence.services import commit_entity, repo, request_ids
+
+MEDIA_URL_TTL_S = 15 * 60
+EXIF_TIME_TOLERANCE_MS = 24 * 3600 * 1000
+
+
+def media_warnings(exif: dict[str, Any] | None, timestamp_ms: int) -> list[str]:
+    """Disagreements between the photo and the claim: accepted, but flagged for reviewers."""
+    warnings: list[str] = []
+    if not exif:
+        return warnings
+    captured = exif.get("captured_at_ms")
+    if captured is not None and abs(captured - timestamp_ms) > EXIF_TIME_TOLERANCE_MS:
+        warnings.append("exif_time_mismatch")
+    lat, lon = exif.get("lat"), exif.get("lon")
+    if lat is not None and lon is not None:
+        lat_min, lat_max, lon_min, lon_max = settings.CONFIG.evidence_service_area
+        if not (lat_min <= lat <= lat_max and lon_min <= lon <= lon_max):
+            warnings.append("outside_service_area")
+    return warnings
+
+
+async def _linked_media(principal: Principal, inp: rules.EvidenceInput) -> dict[str, Any]:
+    upload = await repo.get_upload(str(inp.upload_id))
+    if upload is None or upload["user_id"] != principal.user_id:
+        raise NotFound("upload not found")
+    if upload["contribution_id"] != inp.contribution_id:
+        raise rules.fail("upload_id", "upload_id belongs to another contribution")
+    if upload["status"] == "linked":
+        raise Conflict("the upload is already linked to evidence")
+    if upload["status"] != "verified":
+        raise Conflict("the upload is not verified; confirm it first")
+    result = upload["result"]
+    media_hash = inp.proof.get("media_hash")
+    if not isinstance(media_hash, str) or media_hash.lower() != result["sha256"]:
+        raise rules.fail("proof.media_hash", "proof.media_hash does not match the uploaded file")
+    return {k: result[k] for k in ("upload_id", "sha256", "mime_type", "size_bytes", "exif")}
+
+
+async def create_evidence(principal: Principal, data: Any) -> dict[str, Any]:
+    contribution_id, _ = rules.evidence_target(data)
+    contribution = await repo.get_contribution(contribution_id)
+    if contribution is None:
+        raise NotFound("contribution not found")
+    if contribution["author_id"] != principal.user_id:
+        raise Forbidden("only the contribution's author may add evidence")
+    inp = rules.evidence_input(data)
+    media = await _linked_media(principal, inp) if inp.upload_id else None
+    request_id, correlation_id = request_ids()
+    now = now_ms()
+    row = {
+        "evidence_id": new_id(),
+        "contribution_id": inp.contribution_id,
+        "actor_id": principal.user_id,
+        "actor_username": principal.username,
+        "evidence_type": inp.evidence_type,
+        "evidence_data": inp.evidence_data,
+        "proof": inp.proof,
+        "media": media,
+        "warnings": media_warnings(media["exif"], inp.timestamp_ms) if media else [],
+        "request_id": request_id,
+        "correlation_id": correlation_id,
+        "created_at_ms": now,
+    }
+    events = [
+        (
+            "por_evidence",
+            {
+                "contribution_id": row["contribution_id"],
+                "evidence_data": row["evidence_data"],
+                "evidence_id": row["evidence_id"],
+                "evidence_type": row["evidence_type"],
+                "media": None if media is None else {k: media[k] for k in ("sha256", "mime_type", "size_bytes")},
+            },
+            {"proof": row["proof"]},
+        )
+    ]
+    if inp.evidence_type == "witness_attestation":
+        subject = {
+            "attestation_type": "witness_attestation",
+            "contribution_id": row["contribution_id"],
+            "evidence_id": row["evidence_id"],
+            "witness_count": len(inp.proof["witnesses"]),
+        }
+        events.append(("co_witness_attested", subject, None))
+    link = (repo.link_upload_statement(media["upload_id"], row["evidence_id"], now),) if media else ()
+    try:
+        await commit_entity(
+            repo.create_evidence_statement(row),
+            events,
+            principal=principal,
+            created_at_ms=now,
+            operation="evidence_create",
+            extra_statements=link,
+        )
+    except Thrown as exc:
+        if UPLOAD_NOT_VERIFIED in exc.message:
+            raise Conflict("the upload is already linked to evidence") from exc
+        raise
+    except UniqueViolation as exc:
+        existing = await repo.evidence_by_request(principal.user_id, request_id)
+        if exc.index == "evidence_request" and existing is not None:
+            return existing
+        raise
+    return row
+
+
+async def get_evidence(evidence_id: str) -> dict[str, Any]:
+    evidence = await repo.get_evidence(evidence_id) if is_entity_id(evidence_id) else None
+    if evidence is None:
+        raise NotFound("evidence not found")
+    return evidence
+
+
+async def list_evidence(contribution_id: str, params: Any) -> list[dict[str, Any]]:
+    from apps.evidence.services import clamp_limit, get_contribution
+
+    await get_contribution(contribution_id)
+    return await repo.list_evidence(contribution_id, clamp_limit(params.get("limit")))
+
+
+async def media_url(principal: Principal, evidence_id: str, *, evidence: dict[str, Any] | None = None) -> str:
+    """A 15-minute presigned GET for the evidence's author, the contribution's author and moderators."""
+    evidence = evidence or await get_evidence(evidence_id)
+    if evidence["media"] is None:
+        raise NotFound("evidence has no media")
+    if principal.user_id != evidence["actor_id"] and not principal.is_moderator:
+        contribution = await repo.get_contribution(evidence["contribution_id"])
+        if contribution is None or contribution["author_id"] != principal.user_id:
+            raise Forbidden("not allowed to see this evidence's media")
+    upload = await repo.get_upload(evidence["media"]["upload_id"])
+    if upload is None:
+        raise NotFound("evidence media not found")
+    return get_storage().presigned_get(upload["storage_key"], expires_s=MEDIA_URL_TTL_S)
