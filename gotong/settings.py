@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "apps.webhooks",
     "apps.evidence",
     "apps.chat",
+    "apps.moderation",
 ]
 
 MIDDLEWARE = [

@@ -21,6 +21,8 @@ urlpatterns = [
     path("v1/admin/webhooks/", include("apps.webhooks.api_urls")),
     path("v1/", include("apps.evidence.api_urls")),
     path("v1/chat/", include("apps.chat.api_urls")),
+    path("v1/", include("apps.moderation.api_urls")),
+    path("admin/", include("apps.moderation.admin_urls")),
     path("", include("apps.accounts.page_urls")),
     path("", include("apps.evidence.page_urls")),
     path("", include("apps.chat.page_urls")),

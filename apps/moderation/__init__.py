@@ -1,0 +1,1 @@
+"""Moderation: decisions, content states, reports, appeals, the hash-chained ledger, the admin site."""
