@@ -76,6 +76,35 @@ def build_payload(
     return payload
 
 
+def pending_row(
+    payload: dict[str, Any], *, actor: Actor, request_id: str, correlation_id: str, traceparent: str | None
+) -> dict[str, Any]:
+    """A new ``pending`` outbox row carrying ``payload`` (its canonical JSON is the body sent, byte for byte)."""
+    now = now_ms()
+    return {
+        "event_id": payload["event_id"],
+        "event_type": payload["event_type"],
+        "body": canonical_json(payload),
+        "payload": payload,
+        "actor_id": actor.user_id,
+        "actor_username": actor.username,
+        "request_id": request_id,
+        "correlation_id": correlation_id,
+        "traceparent": traceparent,
+        "status": "pending",
+        "attempts": 0,
+        "max_attempts": settings.CONFIG.webhook_max_attempts,
+        "next_attempt_at_ms": now,
+        "lease_owner": None,
+        "lease_expires_at_ms": None,
+        "last_status_code": None,
+        "last_error": None,
+        "created_at_ms": now,
+        "updated_at_ms": now,
+        "delivered_at_ms": None,
+    }
+
+
 def event_statement(
     *,
     event_type: str,
@@ -104,29 +133,13 @@ def event_statement(
         request_id=request_id,
         extra=extra,
     )
-    now = now_ms()
-    row = {
-        "event_id": event_id,
-        "event_type": event_type,
-        "body": canonical_json(payload),
-        "payload": payload,
-        "actor_id": actor.user_id,
-        "actor_username": actor.username,
-        "request_id": request_id,
-        "correlation_id": ctx.correlation_id or request_id,
-        "traceparent": tracing.current_traceparent(),
-        "status": "pending",
-        "attempts": 0,
-        "max_attempts": settings.CONFIG.webhook_max_attempts,
-        "next_attempt_at_ms": now,
-        "lease_owner": None,
-        "lease_expires_at_ms": None,
-        "last_status_code": None,
-        "last_error": None,
-        "created_at_ms": now,
-        "updated_at_ms": now,
-        "delivered_at_ms": None,
-    }
+    row = pending_row(
+        payload,
+        actor=actor,
+        request_id=request_id,
+        correlation_id=ctx.correlation_id or request_id,
+        traceparent=tracing.current_traceparent(),
+    )
     return Statement(
         "CREATE type::record('webhook_outbox_event', $id) CONTENT $row RETURN NONE;", {"id": event_id, "row": row}
     )

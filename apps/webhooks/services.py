@@ -11,7 +11,7 @@ from apps.core.db import UniqueViolation, UnitOfWork
 from apps.core.errors import Conflict, NotFound, ValidationFailed
 from apps.core.ids import now_ms
 from apps.webhooks import metrics
-from apps.webhooks.outbox import EVENT_TYPES, canonical_json
+from apps.webhooks.outbox import EVENT_TYPES, Actor, pending_row
 from apps.webhooks.repository import STATUSES, OutboxRepository
 
 log = logging.getLogger(__name__)
@@ -168,31 +168,8 @@ def backfill_row(line: str) -> dict[str, Any]:
         raise ValueError("actor.user_id missing")
     if not isinstance(request_id, str) or not request_id:
         raise ValueError("request_id missing")
-    from django.conf import settings
-
-    now = now_ms()
-    return {
-        "event_id": event_id,
-        "event_type": event_type,
-        "body": canonical_json(payload),
-        "payload": payload,
-        "actor_id": actor["user_id"],
-        "actor_username": str(actor.get("username") or ""),
-        "request_id": request_id,
-        "correlation_id": request_id,
-        "traceparent": None,
-        "status": "pending",
-        "attempts": 0,
-        "max_attempts": settings.CONFIG.webhook_max_attempts,
-        "next_attempt_at_ms": now,
-        "lease_owner": None,
-        "lease_expires_at_ms": None,
-        "last_status_code": None,
-        "last_error": None,
-        "created_at_ms": now,
-        "updated_at_ms": now,
-        "delivered_at_ms": None,
-    }
+    actor_ref = Actor(actor["user_id"], str(actor.get("username") or ""))
+    return pending_row(payload, actor=actor_ref, request_id=request_id, correlation_id=request_id, traceparent=None)
 
 
 async def backfill_line(line: str, *, dry_run: bool, result: BackfillResult, line_no: int) -> None:
