@@ -13,6 +13,9 @@ import weakref
 import redis.asyncio as aioredis
 from django.conf import settings
 
+POOL_SIZE = 64
+POOL_WAIT_S = 2.0
+
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = weakref.WeakKeyDictionary()
 _url_override: str | None = None
 
@@ -35,7 +38,16 @@ def get_redis() -> aioredis.Redis | None:
     loop = asyncio.get_running_loop()
     client = _clients.get(loop)
     if client is None:
-        client = _clients[loop] = aioredis.Redis.from_url(
-            url, socket_timeout=1.0, socket_connect_timeout=1.0, health_check_interval=30
+        # A blocking pool: under a burst (200 concurrent sends each touching idempotency and rate
+        # limits) requests wait up to POOL_WAIT_S for a free connection instead of failing with
+        # "Too many connections" and answering 503.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url,
+            max_connections=POOL_SIZE,
+            timeout=POOL_WAIT_S,
+            socket_timeout=1.0,
+            socket_connect_timeout=1.0,
+            health_check_interval=30,
         )
+        client = _clients[loop] = aioredis.Redis(connection_pool=pool)
     return client

@@ -243,3 +243,18 @@ async def test_redis_down_is_unavailable_not_fallback(redis_url):
         assert idempotency.local_store().ttl_ms(make_key(OP, SCOPE, "rid-down")) is None
     finally:
         set_redis_url(None)
+
+
+async def test_a_burst_larger_than_the_redis_pool_waits_instead_of_failing(redis_url):
+    """200 concurrent idempotent requests share a 64-connection pool without a 503."""
+    import asyncio
+
+    from apps.core.idempotency import store as idem_store
+    from apps.core.redis import POOL_SIZE
+
+    async def one(i: int) -> None:
+        begun = await idem_store.begin("burst", "scope", f"burst-{i}", {"i": i})
+        await idem_store.complete(begun, 201, {"i": i})
+
+    assert POOL_SIZE < 200
+    await asyncio.gather(*(one(i) for i in range(200)))
