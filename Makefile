@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PORT ?= 8000
 
-.PHONY: run test lint format deps deps-dev system-deps migrate clean
+.PHONY: run demo test lint format deps deps-dev system-deps migrate clean bench release-gates
 
 $(VENV)/.deps-base: requirements/base.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -23,9 +23,18 @@ deps-dev: $(VENV)/.deps-dev
 run: deps
 	$(PY) manage.py serve --port $(PORT)
 
+## Like `run`, with demo users, threads, contributions and vouches (sign-in details are printed).
+demo: deps
+	$(PY) manage.py serve --port $(PORT) --demo
+
 ## Install everything and run the whole test suite (ruff included).
 test: deps-dev
 	scripts/test.sh
+
+## The four chat release gates (03-chat.md): starts its own server (+ Redis if installed); report in var/.
+## deps-dev, not deps: the gate clients need websockets and jsonschema (requirements/dev.txt).
+release-gates: deps-dev
+	$(PY) manage.py release_gates --report var/release-gates.md
 
 lint: deps-dev
 	$(VENV)/bin/ruff check .
@@ -34,6 +43,10 @@ lint: deps-dev
 format: deps-dev
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+## Chat benchmark, targets 1-4 and 7 of 08-performance.md (BENCH_ARGS=--quick for a smoke run).
+bench: deps-dev
+	$(PY) bench/chat_bench.py $(BENCH_ARGS)
 
 migrate: deps
 	$(PY) manage.py surreal_migrate

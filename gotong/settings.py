@@ -26,6 +26,8 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.staticfiles",
+    # The moderators' admin site reuses the admin's templates and CSS only (no ModelAdmin, no ORM table).
+    "django.contrib.admin.apps.SimpleAdminConfig",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -36,6 +38,7 @@ INSTALLED_APPS = [
     "apps.evidence",
     "apps.chat",
     "apps.moderation",
+    "apps.demo",
 ]
 
 MIDDLEWARE = [
@@ -48,6 +51,10 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+# The admin app is installed for its templates and CSS only: the admin site authenticates with
+# the gr_session token (apps/moderation/admin_auth.py), not contrib sessions/auth/messages.
+SILENCED_SYSTEM_CHECKS = ["admin.E402", "admin.E404", "admin.E406", "admin.E408", "admin.E409", "admin.E410"]
 
 ROOT_URLCONF = "gotong.urls"
 ASGI_APPLICATION = "gotong.asgi.application"

@@ -92,7 +92,9 @@ class SignupRequestDoc(serializers.Serializer):
 class RefreshRequestDoc(serializers.Serializer):
     """The documented refresh body: ``refresh_token`` required (alias ``refresh`` accepted, not documented)."""
 
-    refresh_token = serializers.RegexField(NO_NUL, max_length=4096, help_text="The refresh token (alias: `refresh`).")
+    refresh_token = serializers.RegexField(
+        NO_NUL, min_length=1, max_length=4096, help_text="The refresh token (alias: `refresh`)."
+    )
 
 
 @extend_schema_serializer(component_name="Signin")

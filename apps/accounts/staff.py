@@ -71,3 +71,36 @@ async def ensure_admin(
     await uow.commit(operation="createadmin")
     log.info("user promoted to admin", extra={"target_user_id": user_id})
     return AdminResult(user_id, "promoted")
+
+
+async def set_role(*, actor_id: str, user_id: str, role: str) -> dict:
+    """An admin changes a user's role (admin site); audited in the same transaction. No change, no row."""
+    from apps.accounts.domain import ROLES
+    from apps.core.errors import Forbidden, NotFound
+
+    if role not in ROLES or role == "system":
+        raise ValidationFailed.for_fields({"role": ["must be one of user, moderator, admin"]})
+    if user_id == actor_id:
+        raise Forbidden("you cannot change your own role")
+    repo = AccountsRepository()
+    existing = await repo.get_user(user_id)
+    if existing is None:
+        raise NotFound("user not found")
+    if existing["role"] == "system":
+        raise Forbidden("the system account's role cannot be changed")
+    if existing["role"] == role:
+        return existing
+    uow = UnitOfWork()
+    uow.add(repo.update_user_statement(user_id, {"role": role, "updated_at_ms": now_ms()}))
+    uow.add(
+        AuditRepository().statement(
+            actor_id=actor_id,
+            action="user.set_role",
+            target=f"user:{user_id}",
+            before={"role": existing["role"]},
+            after={"role": role},
+        )
+    )
+    await uow.commit(operation="user_set_role")
+    log.info("user role changed", extra={"target_user_id": user_id, "role": role})
+    return existing | {"role": role}

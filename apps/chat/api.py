@@ -24,6 +24,7 @@ _TEXT = {
     403: "forbidden (not a member / not allowed / muted with details.reason = muted / CSRF)",
     404: "not_found (unknown thread or message, or a private thread the caller does not belong to)",
     409: "conflict (request still in progress, or X-Request-ID reused with another body)",
+    413: "payload_too_large (details.limit_bytes)",
     415: "unsupported_media_type",
     429: "rate_limited (Retry-After header)",
 }

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from apps.chat import api, sse
+from apps.chat import api, api_attachments, sse
 
 T = "threads/<str:thread_id>"
 
@@ -21,5 +21,11 @@ urlpatterns = [
     path(f"{T}/messages/ws", sse.websocket_only, name="chat-ws-http"),
     path(f"{T}/messages/<str:message_id>", api.MessageView.as_view(), name="chat-message"),
     path(f"{T}/read-cursor", api.CursorView.as_view(), name="chat-cursor"),
+    path("attachments/upload", api_attachments.AttachmentUploadView.as_view(), name="chat-attachment-upload"),
+    path(
+        "attachments/<str:attachment_id>/download",
+        api_attachments.AttachmentDownloadView.as_view(),
+        name="chat-attachment-download",
+    ),
     path("telemetry", api.TelemetryView.as_view(), name="chat-telemetry"),
 ]

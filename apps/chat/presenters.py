@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from apps.accounts.domain import MODERATOR_ROLES, Principal
+from apps.chat.attachments import attachment_views
 
 THREAD_FIELDS = (
     "thread_id",
@@ -51,8 +52,8 @@ def message_view(row: dict[str, Any], users: dict[str, dict[str, Any]], viewer: 
             "role": author.get("role"),
         },
         "body": body,
-        # Attachment views come with the upload endpoints (not built yet); always empty today.
-        "attachments": [],
+        # Blanked with the body (hidden or deleted messages show no attachments either).
+        "attachments": attachment_views(row) if body else [],
         "created_at_ms": row["created_at_ms"],
         "edited_at_ms": row.get("edited_at_ms"),
         "deleted_at_ms": row.get("deleted_at_ms"),

@@ -26,7 +26,20 @@ LET $th = (UPDATE type::record('chat_thread', $t)
 IF $th = NONE { THROW 'thread_not_found' };
 CREATE type::record('chat_message', [$t, $th.last_seq]) CONTENT object::extend($row, {seq: $th.last_seq})
 """
+# The same transaction, then the attachments are claimed for the message: only the sender's own, only
+# unused ones. The CREATE comes first, so a reused X-Request-ID still surfaces as UniqueViolation.
+APPEND_WITH_ATTACHMENTS_SQL = (
+    APPEND_SQL
+    + """;
+LET $claimed = (UPDATE array::map($att, |$i| type::record('chat_attachment', $i))
+    SET message_id = $row.message_id, thread_id = $t
+    WHERE owner_id = $row.author_id AND message_id = NONE RETURN AFTER);
+IF array::len($claimed) != array::len($att) { THROW 'attachment_unavailable' };
+SELECT * FROM ONLY type::record('chat_message', [$t, $th.last_seq]);
+"""
+)
 THREAD_NOT_FOUND = "thread_not_found"
+ATTACHMENT_UNAVAILABLE = "attachment_unavailable"
 
 
 def _clean(row: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -39,6 +52,10 @@ def _clean(row: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def _clean_all(rows: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     return [r for r in (_clean(row) for row in rows or []) if r is not None]
+
+
+class AttachmentUnavailable(Exception):
+    """An attachment of a send is unknown, someone else's, or already used by another message."""
 
 
 class ChatRepository(Repository):
@@ -155,6 +172,58 @@ class ChatRepository(Repository):
                 return None
             raise
         return _clean(first_row(results[-1]))
+
+    async def append_message_with_attachments(
+        self, thread_id: str, row: dict[str, Any], now_ms: int, attachment_ids: list[str]
+    ) -> dict[str, Any] | None:
+        """``append_message`` that also claims ``attachment_ids`` for the new message, all or nothing.
+
+        Raises ``AttachmentUnavailable`` when one of them is not the sender's or is already used.
+        """
+        try:
+            results = await self.db.write(
+                APPEND_WITH_ATTACHMENTS_SQL,
+                {"t": thread_id, "row": row, "now": now_ms, "att": attachment_ids},
+                operation="chat_send_attachments",
+            )
+        except Thrown as exc:
+            if THREAD_NOT_FOUND in exc.message:
+                return None
+            if ATTACHMENT_UNAVAILABLE in exc.message:
+                raise AttachmentUnavailable() from exc
+            raise
+        return _clean(first_row(results[-1]))
+
+    # -- attachments ------------------------------------------------------
+
+    async def create_attachment(self, row: dict[str, Any]) -> None:
+        await self.db.write(
+            "CREATE type::record('chat_attachment', $a) CONTENT $row RETURN NONE;",
+            {"a": row["attachment_id"], "row": row},
+            operation="chat_attachment_create",
+        )
+
+    async def get_attachment(self, attachment_id: str) -> dict[str, Any] | None:
+        return _clean(
+            await self._one(
+                "SELECT * FROM ONLY type::record('chat_attachment', $a);",
+                {"a": attachment_id},
+                operation="chat_attachment_get",
+            )
+        )
+
+    async def attachments(self, attachment_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """``attachment_id`` → row, for the attachments of a page of messages (one query)."""
+        if not attachment_ids:
+            return {}
+        rows = _clean_all(
+            await self._all(
+                "SELECT * FROM array::map($ids, |$i| type::record('chat_attachment', $i));",
+                {"ids": sorted(set(attachment_ids))},
+                operation="chat_attachments",
+            )
+        )
+        return {row["attachment_id"]: row for row in rows}
 
     async def message_by_request(self, thread_id: str, request_id: str) -> dict[str, Any] | None:
         return _clean(

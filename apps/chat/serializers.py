@@ -85,7 +85,7 @@ class SendDoc(serializers.Serializer):
         child=AttachmentRefSerializer(),
         required=False,
         max_length=20,
-        help_text="Coming with the upload endpoints; must be empty today.",
+        help_text="Uploads made by the sender (POST /v1/chat/attachments/upload), each used by one message.",
     )
 
 
@@ -202,3 +202,24 @@ class CursorViewSerializer(serializers.Serializer):
     last_read_seq = serializers.IntegerField()
     last_read_message_id = serializers.CharField(allow_null=True)
     last_read_at_ms = serializers.IntegerField()
+
+
+class AttachmentUploadDoc(serializers.Serializer):
+    """multipart/form-data with one part ``file`` (image/video/audio, ≤ 20 MiB)."""
+
+    file = serializers.FileField(help_text="image/*, video/* or audio/*; type sniffed from the bytes; ≤ 20 MiB")
+
+
+class AttachmentUploadSerializer(serializers.Serializer):
+    attachment_id = serializers.CharField()
+    file_name = serializers.CharField()
+    mime_type = serializers.CharField()
+    size_bytes = serializers.IntegerField()
+    media_type = serializers.ChoiceField(choices=["image", "video", "audio"])
+    url = serializers.CharField(help_text="signed download URL (no auth needed until expires_at_ms)")
+    expires_at_ms = serializers.IntegerField()
+
+
+class DownloadQuery(serializers.Serializer):
+    exp = serializers.IntegerField(min_value=0, max_value=2**53, help_text="expiry, epoch seconds")
+    sig = serializers.RegexField(r"^[0-9a-f]{64}$", help_text='hex HMAC-SHA256(JWT_SECRET, "{attachment_id}:{exp}")')

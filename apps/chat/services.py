@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from apps.accounts.domain import Principal
-from apps.chat import realtime
+from apps.chat import realtime, uploads
+from apps.chat.attachments import with_attachments
 from apps.chat.presenters import member_view, message_view, thread_view
-from apps.chat.repository import ChatRepository
+from apps.chat.repository import AttachmentUnavailable, ChatRepository
 from apps.core import context
 from apps.core.db import UniqueViolation
 from apps.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -100,11 +101,10 @@ async def list_threads(principal: Principal, *, scope_id: str | None, limit: int
     for thread in threads:
         summary = await repo.thread_summary(thread["thread_id"], principal.user_id, thread["last_seq"])
         last = summary.get("last")
-        users = await repo.users([last["author_id"]]) if last else {}
         item = thread_view(thread)
         item["member_count"] = int(summary.get("member_count") or 0)
         item["unread_count"] = max(0, thread["last_seq"] - int(summary.get("read_seq") or 0))
-        item["last_message"] = message_view(last, users, principal) if last else None
+        item["last_message"] = (await views_of([last], principal))[0] if last else None
         items.append(item)
     return items
 
@@ -229,7 +229,7 @@ async def remove(principal: Principal, thread_id: str, user_id: str) -> dict:
 async def views_of(rows: list[dict[str, Any]], viewer: Principal) -> list[dict]:
     """Message views for one reader (authors resolved in one query; moderation filtering per reader)."""
     users = await _repo().users([r["author_id"] for r in rows])
-    return [message_view(r, users, viewer) for r in rows]
+    return [message_view(r, users, viewer) for r in await with_attachments(rows)]
 
 
 async def read_messages(
@@ -274,14 +274,14 @@ async def send_message(principal: Principal, thread_id: str, *, body: str, attac
     if mute_until is not None and mute_until > now:
         raise Forbidden("you are muted in this thread", details={"reason": "muted", "mute_until_ms": mute_until})
     if attachments:
-        raise ValidationFailed.for_fields({"attachments": ["attachments are not supported yet; send an empty list"]})
+        await uploads.check_own(principal, attachments)
     request_id, correlation_id = _ids()
     row = {
         "thread_id": thread_id,
         "message_id": new_id(),
         "author_id": principal.user_id,
         "body": body,
-        "attachments": [],
+        "attachments": list(attachments),
         "request_id": request_id,
         "correlation_id": correlation_id,
         "created_at_ms": now,
@@ -291,7 +291,14 @@ async def send_message(principal: Principal, thread_id: str, *, body: str, attac
     }
     repo = _repo()
     try:
-        stored = await repo.append_message(thread_id, row, now)
+        if attachments:
+            stored = await repo.append_message_with_attachments(thread_id, row, now, list(attachments))
+        else:
+            stored = await repo.append_message(thread_id, row, now)
+    except AttachmentUnavailable as exc:
+        raise ValidationFailed.for_fields(
+            {"attachments": ["an attachment is already used by another message (each is used once)"]}
+        ) from exc
     except UniqueViolation as exc:
         if exc.index != "chat_message_thread_request":
             raise

@@ -14,6 +14,14 @@ from typing import Any
 from apps.core.db import Repository, Statement
 
 UPLOAD_NOT_VERIFIED = "evidence_upload_not_verified"
+HIDDEN_STATUSES = ("under_review", "rejected")  # moderation (06-moderation.md "Enforcement")
+
+
+def _with_moderation(view: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
+    """Moderated items carry their status (only their author and staff get to see them while hidden)."""
+    if row.get("moderation_status") is not None:
+        view["moderation_status"] = row["moderation_status"]
+    return view
 
 
 def _json(value: Any) -> str:
@@ -51,10 +59,13 @@ class EvidenceRepository(Repository):
         return contribution_from_row(row) if row else None
 
     async def list_contributions(
-        self, author_id: str, limit: int, before: tuple[int, str] | None
+        self, author_id: str, limit: int, before: tuple[int, str] | None, *, include_hidden: bool = True
     ) -> list[dict[str, Any]]:
         variables: dict[str, Any] = {"a": author_id, "limit": limit}
         where = "author_id = $a"
+        if not include_hidden:  # moderation: held/rejected items only for their author and staff
+            where += " AND !(moderation_status IN $hidden)"
+            variables["hidden"] = list(HIDDEN_STATUSES)
         if before is not None:
             where += _before("contribution_id")
             variables.update(before_ms=before[0], before_id=before[1])
@@ -94,11 +105,15 @@ class EvidenceRepository(Repository):
         )
         return evidence_from_row(row) if row else None
 
-    async def list_evidence(self, contribution_id: str, limit: int) -> list[dict[str, Any]]:
+    async def list_evidence(
+        self, contribution_id: str, limit: int, *, viewer_id: str = "", staff: bool = False
+    ) -> list[dict[str, Any]]:
+        """Hidden (held/rejected) evidence is listed only for its author and staff."""
         rows = await self._all(
-            "SELECT * OMIT id FROM evidence WHERE contribution_id = $c AND hidden = false "
+            "SELECT * OMIT id FROM evidence WHERE contribution_id = $c "
+            "AND (hidden = false OR actor_id = $viewer OR $staff = true) "
             "ORDER BY created_at_ms DESC, evidence_id DESC LIMIT $limit;",
-            {"c": contribution_id, "limit": limit},
+            {"c": contribution_id, "limit": limit, "viewer": viewer_id, "staff": staff},
             operation="evidence_list",
         )
         return [evidence_from_row(r) for r in rows]
@@ -190,6 +205,10 @@ class EvidenceRepository(Repository):
 
 
 def contribution_from_row(row: dict[str, Any]) -> dict[str, Any]:
+    return _with_moderation(_contribution_view(row), row)
+
+
+def _contribution_view(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "contribution_id": row["contribution_id"],
         "author_id": row["author_id"],
@@ -209,6 +228,10 @@ def contribution_from_row(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def evidence_from_row(row: dict[str, Any]) -> dict[str, Any]:
+    return _with_moderation(_evidence_view(row), row)
+
+
+def _evidence_view(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "evidence_id": row["evidence_id"],
         "contribution_id": row["contribution_id"],

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from apps.accounts.domain import Principal
+from apps.accounts.domain import MODERATOR_ROLES, Principal
 from apps.accounts.repository import AccountsRepository
 from apps.core import context
 from apps.core.db import UniqueViolation, UnitOfWork
 from apps.core.errors import Conflict, NotFound
 from apps.core.ids import is_entity_id, new_id, new_request_id, now_ms
 from apps.evidence import rules
-from apps.evidence.repository import EvidenceRepository
+from apps.evidence.repository import HIDDEN_STATUSES, EvidenceRepository
 from apps.webhooks.outbox import Actor, commit_with_events, event_statement
 
 DEFAULT_LIMIT, MAX_LIMIT = 50, 200
@@ -117,9 +117,23 @@ async def create_contribution(principal: Principal, data: Any) -> dict[str, Any]
 
 async def get_contribution(contribution_id: str) -> dict[str, Any]:
     contribution = await repo.get_contribution(contribution_id) if _is_id(contribution_id) else None
-    if contribution is None:
+    if contribution is None or not await may_see(contribution["author_id"], contribution.get("moderation_status")):
         raise NotFound("contribution not found")
     return contribution
+
+
+async def viewer_is_staff() -> bool:
+    """Whether the current request's caller is a moderator+ (read only when an item is hidden)."""
+    viewer = context.current().user_id
+    row = await AccountsRepository().get_user(viewer) if viewer else None
+    return row is not None and row["role"] in MODERATOR_ROLES
+
+
+async def may_see(owner_id: str, moderation_status: str | None) -> bool:
+    """Moderation: a held or rejected item is seen only by its author and staff; others get 404."""
+    if moderation_status not in HIDDEN_STATUSES:
+        return True
+    return context.current().user_id == owner_id or await viewer_is_staff()
 
 
 async def list_contributions(principal: Principal, params: Any) -> list[dict[str, Any]]:
@@ -130,7 +144,8 @@ async def list_contributions(principal: Principal, params: Any) -> list[dict[str
         if not is_entity_id(params["before"]):
             raise rules.fail("before", "before must be a contribution_id")
         before = (created_ms_of(params["before"]), params["before"])
-    return await repo.list_contributions(author_id, limit, before)
+    include_hidden = author_id == principal.user_id or principal.role in MODERATOR_ROLES
+    return await repo.list_contributions(author_id, limit, before, include_hidden=include_hidden)
 
 
 def created_ms_of(entity_id: str) -> int:

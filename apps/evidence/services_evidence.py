@@ -7,13 +7,14 @@ from typing import Any
 from django.conf import settings
 
 from apps.accounts.domain import Principal
+from apps.core import context
 from apps.core.db import Thrown, UniqueViolation
 from apps.core.errors import Conflict, Forbidden, NotFound
 from apps.core.ids import is_entity_id, new_id, now_ms
 from apps.core.storage import get_storage
 from apps.evidence import rules
 from apps.evidence.repository import UPLOAD_NOT_VERIFIED
-from apps.evidence.services import commit_entity, repo, request_ids
+from apps.evidence.services import commit_entity, may_see, repo, request_ids
 
 MEDIA_URL_TTL_S = 15 * 60
 EXIF_TIME_TOLERANCE_MS = 24 * 3600 * 1000
@@ -98,6 +99,8 @@ async def create_evidence(principal: Principal, data: Any) -> dict[str, Any]:
             "witness_count": len(inp.proof["witnesses"]),
         }
         events.append(("co_witness_attested", subject, None))
+    if contribution.get("moderation_status") == "rejected":
+        events = []  # moderation: a rejected contribution emits no further events
     link = (repo.link_upload_statement(media["upload_id"], row["evidence_id"], now),) if media else ()
     try:
         await commit_entity(
@@ -122,16 +125,19 @@ async def create_evidence(principal: Principal, data: Any) -> dict[str, Any]:
 
 async def get_evidence(evidence_id: str) -> dict[str, Any]:
     evidence = await repo.get_evidence(evidence_id) if is_entity_id(evidence_id) else None
-    if evidence is None:
+    if evidence is None or not await may_see(evidence["actor_id"], evidence.get("moderation_status")):
         raise NotFound("evidence not found")
     return evidence
 
 
 async def list_evidence(contribution_id: str, params: Any) -> list[dict[str, Any]]:
-    from apps.evidence.services import clamp_limit, get_contribution
+    from apps.evidence.services import clamp_limit, get_contribution, viewer_is_staff
 
     await get_contribution(contribution_id)
-    return await repo.list_evidence(contribution_id, clamp_limit(params.get("limit")))
+    viewer = context.current().user_id
+    return await repo.list_evidence(
+        contribution_id, clamp_limit(params.get("limit")), viewer_id=viewer, staff=await viewer_is_staff()
+    )
 
 
 async def media_url(principal: Principal, evidence_id: str, *, evidence: dict[str, Any] | None = None) -> str:

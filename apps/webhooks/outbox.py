@@ -85,7 +85,6 @@ def pending_row(
         "event_id": payload["event_id"],
         "event_type": payload["event_type"],
         "body": canonical_json(payload),
-        "payload": payload,
         "actor_id": actor.user_id,
         "actor_username": actor.username,
         "request_id": request_id,

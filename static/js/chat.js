@@ -16,6 +16,7 @@
   var form = document.getElementById("chat-form");
   var bodyEl = document.getElementById("chat-body");
   var olderBtn = document.getElementById("chat-older");
+  var fileEl = document.getElementById("chat-file");
   var bySeq = {};
   var lastSeq = 0;
   var firstSeq = null;
@@ -36,8 +37,11 @@
       author.className = "author";
       var body = document.createElement("span");
       body.className = "body";
+      var files = document.createElement("div");
+      files.className = "attachments";
       li.appendChild(author);
       li.appendChild(body);
+      li.appendChild(files);
       var next = null;
       for (var i = 0; i < list.children.length; i++) {
         if (Number(list.children[i].dataset.seq) > m.seq) { next = list.children[i]; break; }
@@ -48,8 +52,31 @@
     li.querySelector(".author").textContent = (m.author && m.author.username) || m.author_id;
     li.querySelector(".body").textContent = m.deleted_at_ms ? "(deleted)" : m.body;
     li.classList.toggle("deleted", !!m.deleted_at_ms);
+    renderAttachments(li.querySelector(".attachments"), m.attachments || []);
     if (m.seq > lastSeq) lastSeq = m.seq;
     if (firstSeq === null || m.seq < firstSeq) firstSeq = m.seq;
+  }
+
+  // Images inline, everything else as a link; the URLs are signed by the server (no auth needed).
+  function renderAttachments(box, items) {
+    box.textContent = "";
+    items.forEach(function (a) {
+      var link = document.createElement("a");
+      link.href = a.url;
+      link.target = "_blank";
+      link.rel = "noopener";
+      link.className = "attachment attachment-" + a.media_type;
+      if (a.media_type === "image") {
+        var img = document.createElement("img");
+        img.src = a.url;
+        img.alt = a.file_name;
+        img.loading = "lazy";
+        link.appendChild(img);
+      } else {
+        link.textContent = a.file_name + " (" + Math.ceil(a.size_bytes / 1024) + " KiB)";
+      }
+      box.appendChild(link);
+    });
   }
 
   function addMessages(items, scroll) {
@@ -81,6 +108,18 @@
     }, 500);
   }
 
+  function upload(file) {
+    var data = new FormData();
+    data.append("file", file, file.name);
+    return fetch("/v1/chat/attachments/upload", { method: "POST", credentials: "same-origin",
+      headers: { "Accept": "application/json", "X-CSRFToken": csrf }, body: data }).then(function (r) {
+      return r.json().then(function (out) {
+        if (!r.ok) { var e = new Error((out.error && out.error.message) || r.statusText); e.status = r.status; throw e; }
+        return out;
+      });
+    });
+  }
+
   function report(from, to, reason) {
     request("POST", "/v1/chat/telemetry", { from: from || to, to: to, reason: reason }).catch(function () {});
   }
@@ -106,6 +145,7 @@
     var previous = transport;
     if (previous !== next && !(previous === null && next === "websocket")) report(previous || "websocket", next, reason);
     transport = next;
+    root.dataset.transportReason = reason;
     setStatus(next === "websocket" ? "live" : next === "sse" ? "live (SSE)" : "polling");
     if (upgradeTimer) { clearInterval(upgradeTimer); upgradeTimer = null; }
     if (next !== "websocket") upgradeTimer = setInterval(tryUpgrade, CFG.upgradeMs);
@@ -143,7 +183,10 @@
   function startSse(reason) {
     if (stopped) return;
     if (typeof EventSource === "undefined") { startPolling(reason); return; }
-    var source = new EventSource(api + "/messages/stream?after_seq=" + lastSeq);
+    var source;
+    try {
+      source = new EventSource(api + "/messages/stream?after_seq=" + lastSeq);
+    } catch (e) { startPolling("sse_error"); return; }
     var opened = false;
     source.onopen = function () { opened = true; if (es !== source) { closeAll(); es = source; } switchTo("sse", reason); };
     ["message", "message_updated", "message_deleted", "message_hidden", "message_restored", "closed"].forEach(function (t) {
@@ -180,10 +223,17 @@
 
   function send(message) {
     errorEl.textContent = "";
-    return request("POST", api + "/messages/send", { body: message.body, attachments: [] },
-      { "X-Request-ID": message.requestId }).then(function (m) {
+    // The upload happens once per pending message; a retry re-sends the same attachment ids.
+    var ready = message.attachments ? Promise.resolve(message.attachments)
+      : message.file ? upload(message.file).then(function (a) { message.attachments = [{ attachment_id: a.attachment_id }]; return message.attachments; })
+      : Promise.resolve([]);
+    return ready.then(function (attachments) {
+      return request("POST", api + "/messages/send", { body: message.body, attachments: attachments },
+        { "X-Request-ID": message.requestId });
+    }).then(function (m) {
       pending = null;
       bodyEl.value = "";
+      fileEl.value = "";
       addMessages([m], true);
     }).catch(function (e) {
       errorEl.textContent = "Not sent: " + e.message + (e.status && e.status < 500 && e.status !== 429 && e.status !== 409 ? "" : " (press Send to retry)");
@@ -199,8 +249,10 @@
   form.addEventListener("submit", function (ev) {
     ev.preventDefault();
     var text = bodyEl.value.trim();
+    var file = fileEl.files && fileEl.files[0] || null;
+    if (!text && file) text = file.name;
     if (!text) return;
-    if (!pending || pending.body !== text) pending = { body: text, requestId: newRequestId() };
+    if (!pending || pending.body !== text || pending.file !== file) pending = { body: text, file: file, requestId: newRequestId() };
     send(pending);
   });
   bodyEl.addEventListener("keydown", function (ev) {

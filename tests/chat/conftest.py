@@ -11,6 +11,7 @@ from django.test import Client
 
 from apps.core import ratelimit
 from gotong.config import RateLimit
+from tests.evidence.fixtures import backend, local_storage, s3_storage  # noqa: F401 (storage backends)
 
 PASSWORD = "correct horse battery"
 

@@ -104,3 +104,16 @@ def test_declared_schema_reads_tables_fields_and_indexes():
     assert "admin_action" in schema.tables
     assert schema.fields["admin_action"]["created_at_ms"] == "int"
     assert schema.indexes["admin_action"]["admin_action_time"] == ["created_at_ms", "action_id"]
+
+
+def test_removed_fields_and_indexes_leave_the_declared_schema(tmp_path):
+    first = tmp_path / "0001_a.surql"
+    first.write_text(
+        "DEFINE TABLE note SCHEMAFULL;\nDEFINE FIELD a ON note TYPE int;\nDEFINE FIELD b ON note TYPE int;\n"
+        "DEFINE INDEX note_a ON note FIELDS a;\n"
+    )
+    second = tmp_path / "0002_b.surql"
+    second.write_text("REMOVE FIELD b ON note;\nREMOVE INDEX note_a ON TABLE note;\n")
+    schema = declared_schema([Migration("x/0001_a.surql", first), Migration("x/0002_b.surql", second)])
+    assert schema.fields["note"] == {"a": "int"}
+    assert schema.indexes["note"] == {}

@@ -14,6 +14,7 @@ import pytest
 import schemathesis
 from django.core.wsgi import get_wsgi_application
 from hypothesis import HealthCheck, settings
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from apps.core import ratelimit
 from gotong.config import RateLimit
@@ -39,9 +40,15 @@ def bearer(api) -> dict[str, str]:
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
+# Operations whose valid requests depend on more than the schema can say: an upload must carry the
+# bytes of a real image/video/audio file, so random "schema-valid" bytes are rightly refused (400).
+CONTENT_SNIFFED = {"chat_attachment_upload"}
+
+
 @schema.parametrize()
 @settings(
     max_examples=int(os.environ.get("FUZZ_EXAMPLES", "40")), deadline=None, suppress_health_check=list(HealthCheck)
 )
 def test_api_conforms_to_its_openapi_document(case, bearer):
-    case.call_and_validate(headers=bearer if case.operation.security else None)
+    excluded = [positive_data_acceptance] if case.operation.definition.raw.get("operationId") in CONTENT_SNIFFED else []
+    case.call_and_validate(headers=bearer if case.operation.security else None, excluded_checks=excluded)

@@ -176,3 +176,17 @@ def test_outbox_failure_leaves_no_contribution_and_vice_versa(ana, surreal_db, m
     assert response.status_code == 500
     assert run_sync(surreal_db.query, "SELECT * FROM contribution;")[0] == []
     assert run_sync(surreal_db.query, "SELECT * FROM webhook_outbox_event;")[0] == []
+
+
+def test_metadata_numbers_beyond_64_bits_are_kept_exactly(ana, surreal_db):
+    """Found by the schema fuzzer: such a number in metadata turned a valid request into a 500."""
+    huge = -3212306718268573876224
+    response = ana.post(
+        "/v1/contributions",
+        {"title": "Big numbers", "contribution_type": "custom", "metadata": {"n": huge}},
+        request_id="req-huge-1",
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["metadata"] == {"n": huge}
+    (event,) = _events(surreal_db, "contribution_created")
+    assert event["subject"]["metadata"] == {"n": huge}

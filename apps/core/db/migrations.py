@@ -34,6 +34,9 @@ _DEFINE_INDEX = re.compile(
     r"DEFINE\s+INDEX\s+(?:OVERWRITE\s+|IF\s+NOT\s+EXISTS\s+)?(\w+)\s+ON\s+(?:TABLE\s+)?(\w+)\s+(?:FIELDS|COLUMNS)\s+(.*)",
     re.I | re.S,
 )
+_REMOVE = re.compile(
+    r"REMOVE\s+(TABLE|FIELD|INDEX)\s+(?:IF\s+EXISTS\s+)?([\w.\[\]*]+)(?:\s+ON\s+(?:TABLE\s+)?(\w+))?", re.I
+)
 _INDEX_OPTIONS = re.compile(
     r"\s(?:UNIQUE|SEARCH|FULLTEXT|HNSW|MTREE|COUNT|COMMENT|CONCURRENTLY|DEFER)\b.*", re.I | re.S
 )
@@ -135,7 +138,17 @@ def declared_schema(files: list[Migration] | None = None) -> DeclaredSchema:
     for migration in files if files is not None else discover():
         sql = _strip_comments(migration.sql)
         for statement in sql.split(";"):
-            if m := _DEFINE_TABLE.search(statement):
+            if m := _REMOVE.search(statement):
+                kind, name, table = m.group(1).upper(), m.group(2), m.group(3)
+                if kind == "TABLE":
+                    tables.discard(name)
+                    fields.pop(name, None)
+                    indexes.pop(name, None)
+                elif kind == "FIELD":
+                    fields.get(table, {}).pop(name, None)
+                else:
+                    indexes.get(table, {}).pop(name, None)
+            elif m := _DEFINE_TABLE.search(statement):
                 tables.add(m.group(1))
             elif m := _DEFINE_FIELD.search(statement):
                 type_match = _FIELD_TYPE.search(statement[m.end() :])

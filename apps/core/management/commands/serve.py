@@ -131,12 +131,22 @@ class Command(BaseCommand):
             default=10.0,
             help="seconds in-flight requests get to finish after SIGTERM/SIGINT (application_close_timeout)",
         )
+        parser.add_argument(
+            "--demo",
+            action="store_true",
+            help="fill the database with demo data first (seed_demo; the way to demo on mem://)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         cfg = settings.CONFIG
         port = options["port"] if options["port"] is not None else cfg.port
         host = options["host"]
         self.prepare_database(embedded=cfg.surreal_is_embedded)
+        if options["demo"]:
+            from apps.demo.management.commands.seed_demo import describe
+            from apps.demo.seed import seed
+
+            self.stdout.write(describe(run_sync(seed)))
 
         from gotong.asgi import application
 

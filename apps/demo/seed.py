@@ -1,0 +1,170 @@
+"""Fill an empty database with a small living community, through the same services the API uses.
+
+Nothing here writes SurrealQL: users sign up, threads are created and messages sent, contributions,
+evidence and vouches are recorded exactly as a person would through the API, so the demo data obeys
+every rule (and writes its outbox events). Seeding twice changes nothing: the admin's email marks a
+seeded database.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from apps.accounts import services as accounts
+from apps.accounts import staff
+from apps.accounts.domain import Principal
+from apps.accounts.repository import AccountsRepository
+from apps.chat import services as chat
+from apps.core import context
+from apps.core.audit import AuditRepository
+from apps.core.db import UnitOfWork
+from apps.core.ids import new_request_id, now_ms
+from apps.evidence import services as evidence
+from apps.evidence import services_evidence
+
+DOMAIN = "demo.gotong.local"
+ADMIN_EMAIL = f"admin@{DOMAIN}"
+SEED_IP = "127.0.0.1"
+
+
+@dataclass
+class DemoAccount:
+    username: str
+    email: str
+    password: str
+    role: str
+
+
+@dataclass
+class SeedResult:
+    created: bool
+    accounts: list[DemoAccount] = field(default_factory=list)
+    threads: int = 0
+    messages: int = 0
+    contributions: int = 0
+    evidence: int = 0
+    vouches: int = 0
+    reports: int = 0
+
+
+def _new_request() -> None:
+    context.set_context(context.RequestContext(request_id=new_request_id(), correlation_id="seed-demo"))
+
+
+async def _member(username: str, role: str = "user") -> tuple[DemoAccount, Principal]:
+    account = DemoAccount(username, f"{username}@{DOMAIN}", secrets.token_urlsafe(9), role)
+    _new_request()
+    issued = await accounts.signup(
+        accounts.SignupInput(email=account.email, username=username, password=account.password), ip=SEED_IP
+    )
+    if role != "user":
+        uow = UnitOfWork()
+        uow.add(AccountsRepository().update_user_statement(issued.user_id, {"role": role, "updated_at_ms": now_ms()}))
+        uow.add(
+            AuditRepository().statement(
+                actor_id="system:seed_demo",
+                action="user.set_role",
+                target=f"user:{issued.user_id}",
+                before={"role": "user"},
+                after={"role": role},
+            )
+        )
+        await uow.commit(operation="seed_demo_role")
+    return account, await accounts.authenticate(issued.access_token, via="bearer")
+
+
+async def seed() -> SeedResult:
+    if await staff.user_exists(ADMIN_EMAIL):
+        return SeedResult(created=False)
+    result = SeedResult(created=True)
+
+    admin_password = secrets.token_urlsafe(12)
+    _new_request()
+    await staff.ensure_admin(email=ADMIN_EMAIL, username="admin", password=admin_password, actor_id="system:seed_demo")
+    result.accounts.append(DemoAccount("admin", ADMIN_EMAIL, admin_password, "admin"))
+
+    moderator, _ = await _member("moderator", "moderator")
+    ana_account, ana = await _member("ana")
+    budi_account, budi = await _member("budi")
+    citra_account, citra = await _member("citra")
+    result.accounts += [moderator, ana_account, budi_account, citra_account]
+
+    # Chat: a public neighbourhood thread and a private committee thread.
+    _new_request()
+    square = await chat.create_thread(ana, scope_id="rt-05", privacy_level="public", title="RT 05 — kerja bakti")
+    committee = await chat.create_thread(budi, scope_id="rt-05", privacy_level="private", title="Panitia")
+    result.threads = 2
+    for person in (budi, citra):
+        _new_request()
+        await chat.join(person, square["thread_id"])
+    _new_request()
+    await chat.add_member(budi, committee["thread_id"], user_id=ana.user_id, role="member")
+    conversation = [
+        (ana, square, "Selamat pagi! Saturday 07:00 we clean the drainage along Jalan Melati."),
+        (budi, square, "I will bring two hoes and the wheelbarrow."),
+        (citra, square, "Count me in. Who brings water for everyone?"),
+        (ana, square, "I can bring a 19-litre gallon and cups."),
+        (budi, square, "Great. Photos before/after for the record, please."),
+        (budi, committee, "Budget: Rp 150.000 for trash bags and gloves."),
+        (ana, committee, "Agreed. I will buy them on Friday."),
+    ]
+    for author, thread, body in conversation:
+        _new_request()
+        await chat.send_message(author, thread["thread_id"], body=body, attachments=[])
+        result.messages += 1
+
+    # Contributions with Proof-of-Reality evidence, and vouches.
+    _new_request()
+    drain = await evidence.create_contribution(
+        ana,
+        {
+            "title": "Cleared 120 m of drainage on Jalan Melati",
+            "contribution_type": "community_service",
+            "description": "Removed silt and plastic waste with six neighbours.",
+            "skill_ids": ["gotong-royong", "sanitation"],
+        },
+    )
+    lesson = await evidence.create_contribution(
+        budi,
+        {"title": "Taught the youth group basic bookkeeping", "contribution_type": "mentoring"},
+    )
+    result.contributions = 2
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).replace(microsecond=0).isoformat()
+    _new_request()
+    await services_evidence.create_evidence(
+        ana,
+        {
+            "contribution_id": drain["contribution_id"],
+            "evidence_type": "gps_verification",
+            "evidence_data": {"note": "start of the cleared stretch"},
+            "proof": {"timestamp": yesterday, "location": {"lat": -6.2001, "lon": 106.8166, "accuracy_m": 8}},
+        },
+    )
+    _new_request()
+    await services_evidence.create_evidence(
+        ana,
+        {
+            "contribution_id": drain["contribution_id"],
+            "evidence_type": "witness_attestation",
+            "evidence_data": {},
+            "proof": {
+                "timestamp": yesterday,
+                "witnesses": [
+                    {"witness_name": "Pak RT Slamet", "relationship": "supervisor"},
+                    {"witness_name": "Citra", "relationship": "peer"},
+                ],
+            },
+        },
+    )
+    result.evidence = 2
+    for voucher, vouchee, skill in ((budi, ana, "sanitation"), (citra, ana, "gotong-royong"), (ana, budi, None)):
+        _new_request()
+        await evidence.create_vouch(
+            voucher,
+            {"vouchee_id": vouchee.user_id, "skill_id": skill, "weight_hint": "strong", "message": "Terima kasih!"},
+        )
+        result.vouches += 1
+    del lesson
+    return result

@@ -1,0 +1,216 @@
+"""The moderators' admin site (/admin/): thin pages over ``admin_services`` and ``services``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from urllib.parse import urlencode
+
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+
+from apps.accounts import services as accounts
+from apps.accounts.cookies import clear_auth_cookies, set_auth_cookies
+from apps.accounts.domain import MODERATOR_ROLES
+from apps.core.errors import AppError, RateLimited, Unauthorized, ValidationFailed
+from apps.core.ids import new_request_id
+from apps.core.ratelimit import client_ip
+from apps.core.views import allow_methods
+from apps.moderation import admin_services, rules, services
+from apps.moderation.admin_auth import LOGIN_URL, refuse, safe_next, staff_page
+from apps.moderation.admin_forms import AdminLoginForm, DecideForm, EnabledForm, RoleForm
+
+
+def _page(request: HttpRequest, template: str, context: dict, status: int = 200) -> HttpResponse:
+    return render(request, f"admin/gr/{template}", context, status=status)
+
+
+def _back(path: str, **params: str) -> HttpResponseRedirect:
+    return HttpResponseRedirect(f"{path}?{urlencode(params)}" if params else path)
+
+
+# -- sign-in ------------------------------------------------------------------------
+
+
+@allow_methods("GET", "HEAD", "POST")
+async def login(request: HttpRequest) -> HttpResponse:
+    form = AdminLoginForm(request.POST if request.method == "POST" else None)
+    next_url = safe_next(request.POST.get("next") or request.GET.get("next"))
+    if request.method == "POST" and form.is_valid():
+        try:
+            issued = await accounts.signin(
+                form.cleaned_data["email"], form.cleaned_data["password"], ip=client_ip(request)
+            )
+        except Unauthorized as exc:
+            form.add_error(None, "Wrong email or password." if exc.message == accounts.BAD_CREDENTIALS
+                           else "This account is disabled.")  # fmt: skip
+        except RateLimited as exc:
+            form.add_error(None, f"Too many attempts; try again in {exc.retry_after_s} s.")
+        else:
+            if issued.role in MODERATOR_ROLES:
+                response = HttpResponseRedirect(next_url)
+                set_auth_cookies(response, issued)
+                return response
+            # Not staff: close the sign-in just opened and say so.
+            await accounts.logout(await accounts.authenticate(issued.access_token, via="cookie"))
+            form.add_error(None, "This account is not a moderator or admin.")
+    status = 400 if form.errors else 200
+    return _page(request, "login.html", {"form": form, "next": next_url, "title": "Log in"}, status)
+
+
+@allow_methods("POST")
+async def logout(request: HttpRequest) -> HttpResponse:
+    if request.principal is not None:
+        await accounts.logout(request.principal)
+    response = HttpResponseRedirect(LOGIN_URL)
+    clear_auth_cookies(response)
+    return response
+
+
+# -- moderation -----------------------------------------------------------------------
+
+
+@staff_page("GET", "HEAD")
+async def index(request: HttpRequest) -> HttpResponse:
+    queue = await services.review_queue(limit=200)
+    return _page(request, "index.html", {"title": "Site administration", "queue_size": len(queue)})
+
+
+@staff_page("GET", "HEAD")
+async def queue(request: HttpRequest) -> HttpResponse:
+    kind = request.GET.get("kind") if request.GET.get("kind") in ("held", "appeal", "reported") else None
+    content_type = request.GET.get("content_type")
+    content_type = content_type if content_type in rules.CONTENT_TYPES else None
+    items = await services.review_queue(kind=kind, content_type=content_type, limit=200)
+    return _page(request, "queue.html", {
+        "title": "Review queue", "items": items, "kind": kind, "content_type": content_type,
+        "kinds": ("held", "appeal", "reported"), "content_types": rules.CONTENT_TYPES,
+    })  # fmt: skip
+
+
+@staff_page("GET", "HEAD", "POST")
+async def item(request: HttpRequest, content_id: str) -> HttpResponse:
+    context = await admin_services.item_context(request.principal, content_id)
+    form = DecideForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        body = form.decision_body(content_id, context["content_type"])
+        try:
+            await services.decide(
+                services.Actor.of(request.principal), body, request_id=form.cleaned_data["request_id"]
+            )
+        except ValidationFailed as exc:
+            form.add_rule_errors(exc)
+        except AppError as exc:
+            if exc.status >= 500:
+                raise
+            form.add_error(None, exc.message)
+        else:
+            return _back(f"/admin/moderation/items/{content_id}/", done="decided")
+    context |= {"title": f"Item {content_id}", "form": form, "done": request.GET.get("done")}
+    return _page(request, "item.html", context, status=400 if form.errors else 200)
+
+
+def _ms(value: str | None, *, end: bool = False) -> int | None:
+    if not value:
+        return None
+    try:
+        day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    return int(day.timestamp() * 1000) + (86_400_000 - 1 if end else 0)
+
+
+@staff_page("GET", "HEAD")
+async def decisions(request: HttpRequest) -> HttpResponse:
+    q = request.GET
+    content_id = (q.get("content_id") or "").strip() or None
+    rows = await admin_services.search_decisions(
+        content_id=content_id if content_id and rules.valid_content_id(content_id) else None,
+        actor=(q.get("actor") or "").strip()[:128] or None,
+        from_ms=_ms(q.get("from")),
+        to_ms=_ms(q.get("to"), end=True),
+        limit=200,
+    )
+    verify_id = (q.get("verify") or "").strip()
+    check = await admin_services.verify_chain(verify_id) if verify_id else None
+    return _page(request, "decisions.html", {
+        "title": "Decisions", "rows": rows, "filters": q, "verify_id": verify_id, "check": check,
+    })  # fmt: skip
+
+
+@staff_page("GET", "HEAD")
+async def reports(request: HttpRequest) -> HttpResponse:
+    return _page(request, "reports.html", {"title": "Open reports", "items": await admin_services.reports_by_item()})
+
+
+# -- users (admin only) -------------------------------------------------------------------
+
+
+@staff_page("GET", "HEAD", admin_only=True)
+async def users(request: HttpRequest) -> HttpResponse:
+    query = (request.GET.get("q") or "").strip()[:128]
+    rows = await admin_services.search_users(query or None)
+    return _page(request, "users.html", {
+        "title": "Users", "rows": rows, "q": query, "done": request.GET.get("done"),
+        "error": request.GET.get("error"), "request_id": new_request_id(),
+    })  # fmt: skip
+
+
+@staff_page("POST", admin_only=True)
+async def user_role(request: HttpRequest, user_id: str) -> HttpResponse:
+    form = RoleForm(request.POST)
+    if not form.is_valid():
+        return refuse(request, "Choose a valid role.", 400)
+    try:
+        await admin_services.set_role(request.principal, user_id, form.cleaned_data["role"])
+    except AppError as exc:
+        if exc.status >= 500:
+            raise
+        return _back("/admin/users/", error=exc.message)
+    return _back("/admin/users/", done="role changed")
+
+
+@staff_page("POST", admin_only=True)
+async def user_enabled(request: HttpRequest, user_id: str) -> HttpResponse:
+    form = EnabledForm(request.POST)
+    if not form.is_valid() or not rules.valid_content_id(user_id):
+        return refuse(request, "Invalid request.", 400)
+    if user_id == request.principal.user_id:
+        return _back("/admin/users/", error="You cannot disable your own account.")
+    enabled = form.cleaned_data["enabled"]
+    await admin_services.set_enabled(request.principal, user_id, enabled, form.cleaned_data["request_id"])
+    return _back("/admin/users/", done="enabled" if enabled else "disabled")
+
+
+# -- webhook outbox (admin only) -------------------------------------------------------------
+
+
+@staff_page("GET", "HEAD", admin_only=True)
+async def outbox(request: HttpRequest) -> HttpResponse:
+    from apps.webhooks import services as webhooks
+    from apps.webhooks.repository import STATUSES
+
+    status = request.GET.get("status") if request.GET.get("status") in STATUSES else None
+    events = await webhooks.list_events(status=status, limit=200)
+    return _page(request, "outbox.html", {"title": "Webhook outbox", "events": events, "status": status,
+                                          "statuses": STATUSES})  # fmt: skip
+
+
+@staff_page("GET", "HEAD", "POST", admin_only=True)
+async def outbox_event(request: HttpRequest, event_id: str) -> HttpResponse:
+    from apps.webhooks import services as webhooks
+
+    error = None
+    if request.method == "POST":
+        try:
+            await admin_services.replay_event(request.principal, event_id)
+        except AppError as exc:
+            if exc.status >= 500 or exc.status == 404:
+                raise
+            error = exc.message
+        else:
+            return _back(f"/admin/webhooks/outbox/{event_id}/", done="replayed")
+    event = await webhooks.get_event(event_id)
+    logs = await webhooks.event_logs(event_id)
+    return _page(request, "outbox_event.html", {
+        "title": f"Event {event_id}", "event": event, "logs": logs, "done": request.GET.get("done"), "error": error,
+    })  # fmt: skip

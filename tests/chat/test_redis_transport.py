@@ -1,0 +1,134 @@
+"""Two ``manage.py serve`` processes on one SurrealDB (the test bridge) and one Redis.
+
+What this proves: with CHAT_REALTIME_TRANSPORT=redis and a shared CHAT_REALTIME_CHANNEL_PREFIX, a
+message sent through server A reaches a WebSocket on server B through Redis (faster than B's 0.5 s
+re-validation safety net could), the layer's keys carry the prefix, and with Redis gone sends still
+succeed, clients recover by catch-up and publish failures are counted. What it cannot: the bridge is
+one shared engine session of SurrealDB core 3.0.x behind a Node script, not a real `surreal start`
+server (see docs/chat.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+import redis as sync_redis
+import websockets
+
+from tests.chat.streaming import check
+from tests.conftest import ROOT, _wait_for_port, free_port, server_env
+
+pytestmark = pytest.mark.slow
+PREFIX = "gotong-test-xproc:"
+
+
+def _metric(url: str, name: str, label: str) -> float:
+    for line in httpx.get(f"{url}/metrics").text.splitlines():
+        if line.startswith(name + "{") and label in line:
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open defect: B's hub gets the Redis event only via the 0.5 s re-validation (latencies ≈ 0.50 s); "
+    "see docs/chat.md 'Open: cross-process delivery latency'",
+)
+def test_a_message_sent_on_a_reaches_b_through_redis(surreal_bridge, live_server_factory):
+    port = free_port()
+    redis_server = f"redis://127.0.0.1:{port}/0"
+    redis_proc = _own_redis(port)
+    try:
+        _scenario(surreal_bridge, live_server_factory, redis_server, redis_proc)
+    finally:
+        if redis_proc.poll() is None:
+            redis_proc.terminate()
+            redis_proc.wait(10)
+
+
+def _scenario(surreal_bridge, live_server_factory, redis_server: str, redis_proc: subprocess.Popen) -> None:
+    env = {"SURREAL_ENDPOINT": surreal_bridge.endpoint, "SURREAL_NS": "app", "SURREAL_DB": "main",
+           "CHAT_REALTIME_TRANSPORT": "redis", "REDIS_URL": redis_server, "CHAT_REALTIME_CHANNEL_PREFIX": PREFIX,
+           "RATE_LIMIT_CHAT_SEND": "1000/1:1000"}  # fmt: skip
+    migrated = subprocess.run([sys.executable, "manage.py", "surreal_migrate"], cwd=ROOT, env=server_env(**env),
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert migrated.returncode == 0, migrated.stderr
+    a, b = live_server_factory(**env), live_server_factory(**env)
+
+    async def run() -> None:
+        http_a = httpx.AsyncClient(base_url=a.url, timeout=30)
+        body = {"email": "x@example.com", "username": "xproc", "password": "correct horse battery"}
+        user = (await http_a.post("/v1/auth/signup", json=body)).json()
+        headers = {"Authorization": f"Bearer {user['access_token']}"}
+        tid = (await http_a.post("/v1/chat/threads", json={"scope_id": "s", "privacy_level": "public"},
+                                 headers=headers)).json()["thread_id"]  # fmt: skip
+        ws_url = f"ws://127.0.0.1:{b.port}/ws/chat/{tid}/?after_seq=0"
+        async with websockets.connect(ws_url, additional_headers=headers) as ws:
+            await asyncio.sleep(0.3)  # B's hub has subscribed to the thread's group in Redis
+            latencies = []
+            for i in range(5):
+                started = time.monotonic()
+                sent = await http_a.post(f"/v1/chat/threads/{tid}/messages/send", json={"body": f"m{i}"},
+                                         headers=headers)  # fmt: skip
+                assert sent.status_code == 201
+                while True:
+                    event = check(json.loads(await asyncio.wait_for(ws.recv(), 2)))
+                    if event["event_type"] == "message":
+                        break
+                latencies.append((round(time.monotonic() - started, 3), round(sent.elapsed.total_seconds(), 3)))
+                assert event["seq"] == i + 1
+            # Every one well under the 0.5 s re-validation interval: delivered by the Redis path.
+            assert max(t for t, _ in latencies) < 0.4, latencies
+            client = sync_redis.Redis.from_url(redis_server)
+            keys = [k.decode() for k in client.scan_iter(match="*")]
+            channels = [c.decode() for c in client.pubsub_channels()]
+            assert keys or channels
+            assert all(name.startswith(PREFIX) for name in keys + channels), (keys, channels)
+            assert any(k.startswith(PREFIX) and "chat.thread." in k for k in keys), keys
+
+            # Redis down: sends still 201, B's client recovers the messages by catch-up.
+            failed = 'event="publish_failed"'
+            failed_before = _metric(a.url, "gotong_realtime_bridge_events_total", failed)
+            redis_proc.terminate()
+            redis_proc.wait(10)
+            for i in range(5, 8):
+                sent = await http_a.post(f"/v1/chat/threads/{tid}/messages/send", json={"body": f"m{i}"},
+                                         headers=headers)  # fmt: skip
+                assert sent.status_code == 201, sent.text
+            seqs: list[int] = []
+            deadline = time.monotonic() + 5
+            while len(seqs) < 3:
+                event = check(json.loads(await asyncio.wait_for(ws.recv(), max(0.01, deadline - time.monotonic()))))
+                if event["event_type"] == "message":
+                    seqs.append(event["seq"])
+            assert seqs == [6, 7, 8]
+            failed_after = _metric(a.url, "gotong_realtime_bridge_events_total", failed)
+            assert failed_after >= failed_before + 3
+        # A fresh client on B resumes from its last seq and gets exactly the later messages.
+        async with websockets.connect(ws_url.replace("after_seq=0", "after_seq=6"), additional_headers=headers) as ws:
+            got = []
+            while len(got) < 2:
+                event = check(json.loads(await asyncio.wait_for(ws.recv(), 5)))
+                if event["event_type"] == "message":
+                    got.append(event["seq"])
+            assert got == [7, 8]
+        await http_a.aclose()
+
+    asyncio.run(run())
+
+
+def _own_redis(port: int) -> subprocess.Popen:
+    """This test stops its Redis, so it gets its own (the session's stays up for the other tests)."""
+    proc = subprocess.Popen(
+        [shutil.which("redis-server") or "redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    _wait_for_port(port, proc, "redis-server")
+    return proc

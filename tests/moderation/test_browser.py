@@ -1,0 +1,174 @@
+"""The moderation journey in headless Chromium against a real server.
+
+An admin (``createadmin`` on the server's file database before it starts) promotes a
+moderator in the admin site; the moderator rejects a reported chat message found in
+the queue; a member's open thread page blanks it live; the author appeals through the
+API; the appeal shows in the queue; a second decision overturns it and the message is
+back live. Non-staff visitors cannot reach the admin pages.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import django.contrib.admin
+import httpx
+import pytest
+
+from tests.conftest import CHROMIUM_ARGS, ROOT, server_env
+
+pytestmark = pytest.mark.slow
+PASSWORD = "correct horse battery"
+STATIC_DIRS = [ROOT / "static", Path(django.contrib.admin.__file__).parent / "static"]
+TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
+TIMEOUT_MS = 10_000
+# True once the message's body on the page reads `text` (polled by Playwright until its timeout).
+BODY_IS = """([id, text]) => {
+  const el = document.querySelector(`li[data-message-id='${id}'] .body`);
+  return el !== null && el.textContent === text;
+}"""
+
+
+def _static(route) -> None:
+    """`manage.py serve` does not serve /static/ (reported); hand the browser the files from the tree."""
+    relative = route.request.url.split("/static/", 1)[1].split("?", 1)[0]
+    for base in STATIC_DIRS:
+        path = (base / relative).resolve()
+        if base in path.parents and path.is_file():
+            route.fulfill(status=200, body=path.read_bytes(),
+                          content_type=TYPES.get(path.suffix, "application/octet-stream"))  # fmt: skip
+            return
+    route.fulfill(status=404, body=b"")
+
+
+class Api:
+    def __init__(self, base: str) -> None:
+        self.http = httpx.Client(base_url=base, timeout=10)
+
+    def signup(self, name: str) -> dict:
+        response = self.http.post("/v1/auth/signup", json={"email": f"{name}@example.com", "username": name,
+                                                           "password": PASSWORD})  # fmt: skip
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def call(self, method: str, path: str, token: str, body: dict | None = None) -> httpx.Response:
+        return self.http.request(method, path, json=body, headers={"Authorization": f"Bearer {token}"})
+
+
+def test_moderator_rejects_and_overturns_a_reported_message_live(live_server_factory, tmp_path):
+    env = {"SURREAL_ENDPOINT": f"surrealkv://{tmp_path / 'db'}", "ADMIN_PW": PASSWORD}
+    for command in (["surreal_migrate"], ["createadmin", "--email", "root@example.com", "--username", "root",
+                                          "--password-env", "ADMIN_PW"]):  # fmt: skip
+        done = subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=server_env(**env),
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    server = live_server_factory(**env)
+    with ThreadPoolExecutor(max_workers=1) as pool:  # Playwright's loop must not live in the test thread
+        pool.submit(_in_thread, server.url).result()
+
+
+def _in_thread(base: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+        try:
+            _scenario(browser, base)
+        finally:
+            browser.close()
+
+
+def _context(browser):
+    context = browser.new_context()
+    context.set_default_timeout(TIMEOUT_MS)
+    context.route("**/static/**", _static)
+    return context
+
+
+def _admin_login(context, base: str, email: str):
+    page = context.new_page()
+    page.goto(f"{base}/admin/login/")
+    page.fill("#id_email", email)
+    page.fill("#id_password", PASSWORD)
+    page.click("#login-form input[type=submit]")
+    page.wait_for_url(f"{base}/admin/")
+    return page
+
+
+def _decide(page, status: str, action: str, reason: str) -> None:
+    page.select_option("#id_moderation_status", status)
+    page.select_option("#id_moderation_action", action)
+    page.fill("#id_reason_code", reason)
+    page.click("#decide-submit")
+    page.wait_for_url("**/admin/moderation/items/*/?done=decided")
+
+
+def _scenario(browser, base: str) -> None:
+    api = Api(base)
+    ana, bob, _mia = api.signup("ana"), api.signup("bob"), api.signup("mia")
+    thread = api.call("POST", "/v1/chat/threads", ana["access_token"],
+                      {"scope_id": "s1", "privacy_level": "public", "title": "Garden"}).json()["thread_id"]  # fmt: skip
+    assert api.call("POST", f"/v1/chat/threads/{thread}/join", bob["access_token"]).status_code in (200, 201)
+    message = api.call("POST", f"/v1/chat/threads/{thread}/messages/send", ana["access_token"],
+                       {"body": "rude words here", "attachments": []}).json()  # fmt: skip
+    report = api.call(
+        "POST",
+        "/v1/reports",
+        bob["access_token"],
+        {"content_type": "chat_message", "content_id": message["message_id"], "reason": "harassment"},
+    )
+    assert report.status_code == 201, report.text
+
+    # Non-staff: an anonymous visitor is sent to the login, a signed-in member gets 403 (also by direct URL).
+    anon = _context(browser).new_page()
+    anon.goto(f"{base}/admin/moderation/queue/")
+    assert "/admin/login/" in anon.url
+    bob_ctx = _context(browser)
+    bob_ctx.add_cookies([{"name": "gr_session", "value": bob["access_token"], "url": base}])
+    probe = bob_ctx.new_page()
+    for path in ("/admin/", "/admin/moderation/queue/", "/admin/users/", "/admin/webhooks/outbox/"):
+        assert probe.goto(f"{base}{path}").status == 403, path
+
+    # The admin promotes mia to moderator in the users page.
+    admin = _admin_login(_context(browser), base, "root@example.com")
+    admin.goto(f"{base}/admin/users/?q=mia")
+    row = admin.locator("tr.user-row[data-username=mia]")
+    row.locator("select[name=role]").select_option("moderator")
+    row.locator(".role-form button").click()
+    admin.wait_for_url("**/admin/users/?done=*")
+    assert admin.locator("tr.user-row[data-username=mia] .user-role").inner_text() == "moderator"
+
+    # Bob has the thread open.
+    member = bob_ctx.new_page()
+    member.goto(f"{base}/threads/{thread}")
+    body = member.locator(f"li[data-message-id='{message['message_id']}'] .body")
+    body.wait_for()
+    assert body.inner_text() == "rude words here"
+
+    # The moderator finds the reported message in the queue and rejects it.
+    mod = _admin_login(_context(browser), base, "mia@example.com")
+    mod.goto(f"{base}/admin/moderation/queue/?kind=reported")
+    mod.click(f"tr.queue-item[data-content-id='{message['message_id']}'] a")
+    assert "rude words here" in mod.locator("#target-message").inner_text()
+    _decide(mod, "rejected", "block", "harassment")
+    assert mod.locator("#item-status").inner_text() == "rejected"
+
+    # Blanked on Bob's page without a reload.
+    member.wait_for_function(BODY_IS, arg=[message["message_id"], ""])
+
+    # Ana appeals through the API; the appeal is in the queue; a second decision overturns it.
+    appeal = api.call("POST", f"/v1/moderations/{message['message_id']}/appeals", ana["access_token"],
+                      {"statement": "it was a quote"})  # fmt: skip
+    assert appeal.status_code == 201, appeal.text
+    mod.goto(f"{base}/admin/moderation/queue/?kind=appeal")
+    mod.click(f"tr.queue-item[data-content-id='{message['message_id']}'] a")
+    assert "it was a quote" in mod.locator("#item-appeal").inner_text()
+    _decide(mod, "published", "publish_now", "appeal_granted")
+    assert "overturned" in mod.locator("#item-appeal").inner_text()
+    assert mod.locator("#chain-ok").is_visible()
+
+    member.wait_for_function(BODY_IS, arg=[message["message_id"], "rude words here"])
