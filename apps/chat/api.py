@@ -193,7 +193,8 @@ class SendView(ChatView):
             return 201, await services.send_message(principal, thread_id, body=data["body"], attachments=attachments)
 
         scope = f"{principal.user_id}:{thread_id}"
-        return await run_idempotent(request._request, "chat.send", scope, data, send)
+        # (thread_id, request_id) is UNIQUE: sends go on while Redis is down.
+        return await run_idempotent(request._request, "chat.send", scope, data, send, database_backed=True)
 
 
 class MessageView(ChatView):

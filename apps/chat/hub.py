@@ -68,7 +68,11 @@ class Hub:
         if self.channel is not None:
             return
         self.layer = get_channel_layer()
-        self.channel = await self.layer.new_channel(prefix="chat-hub.")
+        # The default prefix on purpose: channels-redis serves every process-local channel with ONE
+        # receive lock, blocking on the Redis list of the lock holder's channel prefix. A channel with
+        # another prefix ("chat-hub.") waited until the consumers' blocking pop timed out, so events
+        # from other replicas arrived only through the 0.5 s re-validation.
+        self.channel = await self.layer.new_channel()
         self._tasks = [
             self.loop.create_task(self._read(), name="chat-hub-reader"),
             self.loop.create_task(self._revalidate(), name="chat-hub-revalidate"),

@@ -323,8 +323,15 @@ async def run_idempotent(
     scope: str,
     body: Any,
     handler: Callable[[], Awaitable[tuple[int, Any]]],
+    *,
+    database_backed: bool = False,
 ) -> JsonResponse:
     """Run ``handler`` once per ``(operation, scope, X-Request-ID)`` and answer as JSON.
+
+    ``database_backed=True`` says the operation's records carry the request id under a
+    UNIQUE index, so the database alone stops duplicates: if the store (Redis) is
+    unavailable the handler runs anyway instead of answering 503 — chat sends must
+    keep working while Redis is down (03-chat.md). Otherwise an unavailable store is 503.
 
     * First attempt: ``handler()`` → ``(status, body)``. Only **2xx** answers are
       stored as completed and replayed later. A 4xx/5xx answer (or an exception,
@@ -339,7 +346,14 @@ async def run_idempotent(
       done) the answer is still returned: the operation happened, and
       database-level uniqueness stops a retry from creating a duplicate.
     """
-    outcome = await store.begin(operation, scope, request_id_of(request), body)
+    try:
+        outcome = await store.begin(operation, scope, request_id_of(request), body)
+    except Unavailable:
+        if not database_backed:
+            raise
+        log.warning("idempotency store unavailable; relying on database uniqueness", extra={"operation": operation})
+        status, result = await handler()
+        return JsonResponse(result, status=status, safe=False)
     if isinstance(outcome, Replay):
         response = JsonResponse(outcome.body, status=outcome.status, safe=False)
         response[REPLAYED_HEADER] = "true"

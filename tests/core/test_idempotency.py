@@ -258,3 +258,29 @@ async def test_a_burst_larger_than_the_redis_pool_waits_instead_of_failing(redis
 
     assert POOL_SIZE < 200
     await asyncio.gather(*(one(i) for i in range(200)))
+
+
+async def test_database_backed_operations_run_while_the_store_is_down(rf):
+    """Chat sends keep working without Redis: the database's unique request id prevents duplicates."""
+    from apps.core.errors import Unavailable
+    from apps.core.idempotency import run_idempotent
+    from apps.core.redis import set_redis_url
+    from tests.conftest import free_port
+
+    set_redis_url(f"redis://127.0.0.1:{free_port()}/0")
+    try:
+        request = rf.post("/x", HTTP_X_REQUEST_ID="down-1")
+
+        async def handler():
+            return 201, {"ok": True}
+
+        response = await run_idempotent(request, "op", "scope", {"a": 1}, handler, database_backed=True)
+        assert response.status_code == 201
+        try:
+            await run_idempotent(request, "op", "scope", {"a": 1}, handler)
+        except Unavailable:
+            pass
+        else:
+            raise AssertionError("an operation without database backing must answer 503")
+    finally:
+        set_redis_url(None)
