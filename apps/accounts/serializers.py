@@ -65,8 +65,13 @@ class SigninSerializer(serializers.Serializer):
 
 
 class RefreshSerializer(serializers.Serializer):
-    refresh_token = StrictCharField(required=False, max_length=4096, help_text="`refresh` is accepted as an alias.")
-    refresh = StrictCharField(required=False, max_length=4096, help_text="Alias of `refresh_token`.")
+    # No trimming: a token is opaque; " " is a wrong token (401), not a missing field (400).
+    refresh_token = StrictCharField(
+        required=False, max_length=4096, trim_whitespace=False, help_text="`refresh` is accepted as an alias."
+    )
+    refresh = StrictCharField(
+        required=False, max_length=4096, trim_whitespace=False, help_text="Alias of `refresh_token`."
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         token = attrs.get("refresh_token") or attrs.get("refresh")
