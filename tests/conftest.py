@@ -17,8 +17,10 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -227,6 +229,30 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
+
+
+def run_browser_scenario(scenario: Callable[[Any, str], None], base_url: str) -> None:
+    """Run ``scenario(browser, base_url)`` with Playwright in a thread of its own.
+
+    For tests that also use Django's test client or ``run_sync`` around the browser work:
+    Playwright's sync API runs an event loop in the thread that drives it.
+    """
+
+    def drive() -> None:
+        from playwright.sync_api import sync_playwright
+
+        executable = shutil.which("chromium")
+        if executable is None:
+            raise RuntimeError("chromium is not installed; scripts/test.sh installs it (apt-get install chromium)")
+        with sync_playwright() as playwright:
+            instance = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+            try:
+                scenario(instance, base_url)
+            finally:
+                instance.close()
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="playwright") as pool:
+        pool.submit(drive).result()
 
 
 @pytest.fixture

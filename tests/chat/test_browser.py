@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import CHROMIUM_ARGS
+from tests.conftest import run_browser_scenario
 
 pytestmark = pytest.mark.slow
 PASSWORD = "correct horse battery"
@@ -65,22 +63,8 @@ def _say(page, text: str) -> None:
 
 
 def test_two_people_chat_live_and_fallback_delivers(live_server_factory):
-    """Runs Playwright in its own thread: the session-wide ``browser`` fixture keeps an event loop running
-    in the main thread, which breaks every later sync test of the same xdist worker (reported)."""
     server = live_server_factory()
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(_in_thread, server.url).result()
-
-
-def _in_thread(base: str) -> None:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
-        try:
-            _scenario(browser, base)
-        finally:
-            browser.close()
+    run_browser_scenario(_scenario, server.url)
 
 
 def _telemetry(context) -> list[dict]:

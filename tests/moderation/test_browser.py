@@ -9,17 +9,15 @@ back live. Non-staff visitors cannot reach the admin pages.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import django.contrib.admin
 import httpx
 import pytest
 
-from tests.conftest import CHROMIUM_ARGS, ROOT, server_env
+from tests.conftest import ROOT, run_browser_scenario, server_env
 
 pytestmark = pytest.mark.slow
 PASSWORD = "correct horse battery"
@@ -67,19 +65,7 @@ def test_moderator_rejects_and_overturns_a_reported_message_live(live_server_fac
                               capture_output=True, text=True, timeout=120)  # fmt: skip
         assert done.returncode == 0, done.stderr
     server = live_server_factory(**env)
-    with ThreadPoolExecutor(max_workers=1) as pool:  # Playwright's loop must not live in the test thread
-        pool.submit(_in_thread, server.url).result()
-
-
-def _in_thread(base: str) -> None:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
-        try:
-            _scenario(browser, base)
-        finally:
-            browser.close()
+    run_browser_scenario(_scenario, server.url)
 
 
 def _context(browser):
