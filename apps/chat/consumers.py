@@ -35,6 +35,10 @@ def _after_seq(scope: dict[str, Any]) -> int | bool | None:
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
+    # No channel-layer channel per socket: the hub receives one event per thread per process and
+    # hands it to the sockets. A per-socket channel cost memory, slowed the in-memory layer (its
+    # housekeeping walks every channel) and, on Redis, a failed receive closed the socket (1011).
+    channel_layer_alias = None
     session: StreamSession | None = None
     pump: asyncio.Task[None] | None = None
 

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REVALIDATE_INTERVAL_S = 0.5
+BUS_TIMEOUT_S = 1.0
 MESSAGE_EVENTS = frozenset({"message", "message_updated", "message_deleted", "message_hidden", "message_restored"})
 
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()
@@ -60,6 +61,7 @@ class Hub:
         self.channel: str | None = None
         self._lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[Any]] = []
+        self._unjoined: set[str] = set()  # threads with local streams whose group join failed
         self.layer = None
 
     # -- lifecycle ----------------------------------------------------------
@@ -102,8 +104,23 @@ class Hub:
             local = self.sessions.get(session.thread_id)
             if local is None:
                 local = self.sessions[session.thread_id] = set()
-                await self.layer.group_add(group_name(session.thread_id), self.channel)
+                await self._join_group(session.thread_id)
             local.add(session)
+
+    async def _join_group(self, thread_id: str) -> None:
+        """Join the thread's group, bounded: with the bus down the stream still works by catch-up.
+
+        A thread whose join failed is retried by the re-validation; until then its streams are
+        served by the 0.5 s re-check (the database is the truth, the bus only makes it faster).
+        """
+        try:
+            await asyncio.wait_for(self.layer.group_add(group_name(thread_id), self.channel), BUS_TIMEOUT_S)
+        except Exception:  # a failing bus must never block or fail a stream
+            metrics.realtime_bridge_events_total.labels("subscribe_failed").inc()
+            log.warning("chat hub could not join a thread group", extra={"thread_id": thread_id})
+            self._unjoined.add(thread_id)
+        else:
+            self._unjoined.discard(thread_id)
 
     async def unsubscribe(self, session: StreamSession) -> None:
         async with self._lock:
@@ -113,8 +130,11 @@ class Hub:
             local.discard(session)
             if not local:
                 del self.sessions[session.thread_id]
+                self._unjoined.discard(session.thread_id)
                 try:
-                    await self.layer.group_discard(group_name(session.thread_id), self.channel)
+                    await asyncio.wait_for(
+                        self.layer.group_discard(group_name(session.thread_id), self.channel), BUS_TIMEOUT_S
+                    )
                 except Exception:
                     log.warning("group_discard failed", exc_info=True)
 
@@ -175,6 +195,9 @@ class Hub:
                 log.warning("chat stream re-validation failed", exc_info=True)
 
     async def revalidate_once(self) -> None:
+        for thread_id in list(self._unjoined):
+            if thread_id in self.sessions:
+                await self._join_group(thread_id)
         sessions = self.all_sessions()
         if not sessions:
             return

@@ -91,21 +91,35 @@ def _scenario(surreal_bridge, live_server_factory, redis_server: str, redis_proc
             assert all(name.startswith(PREFIX) for name in keys + channels), (keys, channels)
             assert any(k.startswith(PREFIX) and "chat.thread." in k for k in keys), keys
 
-        # Redis down: sends still 201 and publish failures are counted; B serves the missed messages by
-        # catch-up (here the poll endpoint the web client falls back to). Open defect: while Redis is down,
-        # WebSockets on B close with 1011 (each consumer's channel-layer receive fails), see docs/chat.md.
-        failed = 'event="publish_failed"'
-        failed_before = _metric(a.url, "gotong_realtime_bridge_events_total", failed)
-        redis_proc.terminate()
-        redis_proc.wait(10)
-        for i in range(5, 8):
-            sent = await http_a.post(f"/v1/chat/threads/{tid}/messages/send", json={"body": f"m{i}"},
-                                     headers=headers)  # fmt: skip
-            assert sent.status_code == 201, sent.text
-        assert _metric(a.url, "gotong_realtime_bridge_events_total", failed) >= failed_before + 3
+            # Redis down: sends still 201 and publish failures are counted; the open WebSocket on B stays
+            # open and gets the missed messages by catch-up (the hub's re-check), and so does polling.
+            failed = 'event="publish_failed"'
+            failed_before = _metric(a.url, "gotong_realtime_bridge_events_total", failed)
+            redis_proc.terminate()
+            redis_proc.wait(10)
+            for i in range(5, 8):
+                sent = await http_a.post(f"/v1/chat/threads/{tid}/messages/send", json={"body": f"m{i}"},
+                                         headers=headers)  # fmt: skip
+                assert sent.status_code == 201, sent.text
+            assert _metric(a.url, "gotong_realtime_bridge_events_total", failed) >= failed_before + 3
+            seqs: list[int] = []
+            deadline = time.monotonic() + 5
+            while len(seqs) < 3:
+                event = check(json.loads(await asyncio.wait_for(ws.recv(), max(0.01, deadline - time.monotonic()))))
+                if event["event_type"] == "message":
+                    seqs.append(event["seq"])
+            assert seqs == [6, 7, 8]
         async with httpx.AsyncClient(base_url=b.url, timeout=30) as http_b:
             polled = await http_b.get(f"/v1/chat/threads/{tid}/messages/poll?after_seq=5", headers=headers)
         assert [m["seq"] for m in polled.json()] == [6, 7, 8]
+        # A new WebSocket on B while Redis is still down: served from the database, resuming by seq.
+        async with websockets.connect(ws_url.replace("after_seq=0", "after_seq=6"), additional_headers=headers) as ws:
+            got: list[int] = []
+            while len(got) < 2:
+                event = check(json.loads(await asyncio.wait_for(ws.recv(), 5)))
+                if event["event_type"] == "message":
+                    got.append(event["seq"])
+            assert got == [7, 8]
         await http_a.aclose()
 
     asyncio.run(run())
