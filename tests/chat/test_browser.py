@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -31,19 +30,6 @@ def _png() -> bytes:
 
 
 PNG = _png()
-STATIC = Path(__file__).resolve().parents[2] / "static"
-TYPES = {".js": "text/javascript", ".css": "text/css"}
-
-
-def _static(route) -> None:
-    relative = route.request.url.split("/static/", 1)[1].split("?", 1)[0]
-    path = (STATIC / relative).resolve()
-    if STATIC in path.parents and path.is_file():
-        route.fulfill(
-            status=200, body=path.read_bytes(), content_type=TYPES.get(path.suffix, "application/octet-stream")
-        )
-    else:
-        route.fulfill(status=404, body=b"")
 
 
 def _sign_up(context, base: str, name: str):
@@ -89,9 +75,6 @@ def _scenario(browser, base: str) -> None:
     bob_ctx.add_init_script(BREAK_WEBSOCKET)  # Bob's browser cannot open WebSockets
     cai_ctx.add_init_script(BREAK_WEBSOCKET + BREAK_EVENTSOURCE)  # Cai has neither: polling
     bob_reports, cai_reports = _telemetry(bob_ctx), _telemetry(cai_ctx)
-    for context in (ana_ctx, bob_ctx, cai_ctx):
-        # `manage.py serve` does not serve /static/ yet (reported); hand the browser the files from the tree.
-        context.route("**/static/**", _static)
     try:
         ana = _sign_up(ana_ctx, base, "ana")
         ana.fill("input[name=title]", "Garden")

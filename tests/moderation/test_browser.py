@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
-import django.contrib.admin
 import httpx
 import pytest
 
@@ -21,26 +19,12 @@ from tests.conftest import ROOT, run_browser_scenario, server_env
 
 pytestmark = pytest.mark.slow
 PASSWORD = "correct horse battery"
-STATIC_DIRS = [ROOT / "static", Path(django.contrib.admin.__file__).parent / "static"]
-TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
 TIMEOUT_MS = 10_000
 # True once the message's body on the page reads `text` (polled by Playwright until its timeout).
 BODY_IS = """([id, text]) => {
   const el = document.querySelector(`li[data-message-id='${id}'] .body`);
   return el !== null && el.textContent === text;
 }"""
-
-
-def _static(route) -> None:
-    """`manage.py serve` does not serve /static/ (reported); hand the browser the files from the tree."""
-    relative = route.request.url.split("/static/", 1)[1].split("?", 1)[0]
-    for base in STATIC_DIRS:
-        path = (base / relative).resolve()
-        if base in path.parents and path.is_file():
-            route.fulfill(status=200, body=path.read_bytes(),
-                          content_type=TYPES.get(path.suffix, "application/octet-stream"))  # fmt: skip
-            return
-    route.fulfill(status=404, body=b"")
 
 
 class Api:
@@ -71,7 +55,6 @@ def test_moderator_rejects_and_overturns_a_reported_message_live(live_server_fac
 def _context(browser):
     context = browser.new_context()
     context.set_default_timeout(TIMEOUT_MS)
-    context.route("**/static/**", _static)
     return context
 
 
