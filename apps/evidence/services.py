@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from apps.accounts.domain import MODERATOR_ROLES, Principal
@@ -48,8 +49,15 @@ async def commit_entity(
     created_at_ms: int,
     operation: str,
     extra_statements: tuple = (),
-) -> None:
-    """The entity, any extra statements and its outbox events in ONE transaction (both or neither)."""
+    stored: Callable[[], Awaitable[dict[str, Any] | None]] | None = None,
+    request_index: str | None = None,
+) -> dict[str, Any] | None:
+    """The entity, any extra statements and its outbox events in ONE transaction (both or neither).
+
+    The same X-Request-ID after the idempotency window hits the entity's unique request index:
+    then ``stored()`` (the row written the first time) is returned instead of an error. With
+    ``request_index`` the replay applies to that index only; without it, to any uniqueness hit.
+    """
 
     def build() -> UnitOfWork:
         uow = UnitOfWork()
@@ -68,7 +76,15 @@ async def commit_entity(
                 uow.add(event)
         return uow
 
-    await commit_with_events(build, operation=operation)
+    try:
+        await commit_with_events(build, operation=operation)
+    except UniqueViolation as exc:
+        if stored is not None and request_index in (None, exc.index):
+            existing = await stored()
+            if existing is not None:
+                return existing
+        raise
+    return None
 
 
 # -- contributions ---------------------------------------------------------------
@@ -98,21 +114,16 @@ async def create_contribution(principal: Principal, data: Any) -> dict[str, Any]
     subject = {k: row[k] for k in (
         "contribution_id", "contribution_type", "description", "evidence_url", "metadata", "mode", "skill_ids", "title"
     )}  # fmt: skip
-    try:
-        await commit_entity(
-            repo.create_contribution_statement(row),
-            [("contribution_created", subject, None)],
-            principal=principal,
-            created_at_ms=now,
-            operation="contribution_create",
-        )
-    except UniqueViolation as exc:
-        # The same X-Request-ID after the idempotency window: answer with the stored contribution.
-        existing = await repo.contribution_by_request(principal.user_id, request_id)
-        if exc.index == "contribution_request" and existing is not None:
-            return existing
-        raise
-    return row
+    existing = await commit_entity(
+        repo.create_contribution_statement(row),
+        [("contribution_created", subject, None)],
+        principal=principal,
+        created_at_ms=now,
+        operation="contribution_create",
+        stored=lambda: repo.contribution_by_request(principal.user_id, request_id),
+        request_index="contribution_request",
+    )
+    return existing or row
 
 
 async def get_contribution(contribution_id: str) -> dict[str, Any]:
@@ -187,21 +198,19 @@ async def create_vouch(principal: Principal, data: Any) -> dict[str, Any]:
     }
     subject = {k: row[k] for k in ("message", "skill_id", "vouchee_id", "weight_hint", "vouch_id")}
     try:
-        await commit_entity(
+        existing = await commit_entity(
             repo.create_vouch_statement(row),
             [("vouch_submitted", subject, None)],
             principal=principal,
             created_at_ms=now,
             operation="vouch_create",
+            stored=lambda: repo.vouch_by_request(principal.user_id, request_id),
         )
     except UniqueViolation as exc:
-        existing = await repo.vouch_by_request(principal.user_id, request_id)
-        if existing is not None:
-            return existing
         if exc.index == "vouch_pair":
             raise Conflict("you already vouched for this user for this skill") from exc
         raise
-    return row
+    return existing or row
 
 
 async def list_vouches(principal: Principal, params: Any) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ from django.conf import settings
 
 from apps.accounts.domain import Principal
 from apps.core import context
-from apps.core.db import Thrown, UniqueViolation
+from apps.core.db import Thrown
 from apps.core.errors import Conflict, Forbidden, NotFound
 from apps.core.ids import is_entity_id, new_id, now_ms
 from apps.core.storage import get_storage
@@ -103,24 +103,21 @@ async def create_evidence(principal: Principal, data: Any) -> dict[str, Any]:
         events = []  # moderation: a rejected contribution emits no further events
     link = (repo.link_upload_statement(media["upload_id"], row["evidence_id"], now),) if media else ()
     try:
-        await commit_entity(
+        existing = await commit_entity(
             repo.create_evidence_statement(row),
             events,
             principal=principal,
             created_at_ms=now,
             operation="evidence_create",
             extra_statements=link,
+            stored=lambda: repo.evidence_by_request(principal.user_id, request_id),
+            request_index="evidence_request",
         )
     except Thrown as exc:
         if UPLOAD_NOT_VERIFIED in exc.message:
             raise Conflict("the upload is already linked to evidence") from exc
         raise
-    except UniqueViolation as exc:
-        existing = await repo.evidence_by_request(principal.user_id, request_id)
-        if exc.index == "evidence_request" and existing is not None:
-            return existing
-        raise
-    return row
+    return existing or row
 
 
 async def get_evidence(evidence_id: str) -> dict[str, Any]:
