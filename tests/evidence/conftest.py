@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from django.test import Client
+
+from tests.support.api_user import ApiUser
 
 PASSWORD = "correct horse battery"
 
@@ -17,24 +17,8 @@ def rfc3339(delta: timedelta = timedelta(0)) -> str:
     return (datetime.now(UTC) + delta).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-class User:
+class User(ApiUser):
     """A signed-up user with a Bearer token, calling the API through Django's test client."""
-
-    def __init__(self, client: Client, data: dict[str, Any]) -> None:
-        self.client = client
-        self.user_id = data["user_id"]
-        self.username = data["username"]
-        self.token = data["access_token"]
-
-    def headers(self, request_id: str | None = None) -> dict[str, str]:
-        return {"HTTP_AUTHORIZATION": f"Bearer {self.token}", "HTTP_X_REQUEST_ID": request_id or str(uuid.uuid4())}
-
-    def post(self, path: str, body: Any = None, *, request_id: str | None = None):
-        data = None if body is None else json.dumps(body)
-        return self.client.post(path, data=data, content_type="application/json", **self.headers(request_id))
-
-    def get(self, path: str, **params: Any):
-        return self.client.get(path, params, **self.headers())
 
     def contribution(self, **overrides: Any) -> dict[str, Any]:
         body = {"title": "Fixed the well pump", "contribution_type": "community_service", **overrides}

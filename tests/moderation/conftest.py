@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import uuid
 from typing import Any
 
 import pytest
@@ -12,27 +10,15 @@ from django.test import Client
 from apps.accounts.repository import AccountsRepository
 from apps.core.db import run_sync
 from apps.moderation.repository import ModerationRepository
+from tests.support.api_user import ApiUser
 
 PASSWORD = "correct horse battery"
 
 
-class User:
+class User(ApiUser):
     def __init__(self, client: Client, data: dict[str, Any]) -> None:
-        self.client = client
-        self.user_id = data["user_id"]
-        self.username = data["username"]
+        super().__init__(client, data)
         self.email = f"{data['username']}@example.com"
-        self.token = data["access_token"]
-
-    def headers(self, request_id: str | None = None) -> dict[str, str]:
-        return {"HTTP_AUTHORIZATION": f"Bearer {self.token}", "HTTP_X_REQUEST_ID": request_id or str(uuid.uuid4())}
-
-    def post(self, path: str, body: Any = None, *, request_id: str | None = None):
-        data = None if body is None else json.dumps(body)
-        return self.client.post(path, data=data, content_type="application/json", **self.headers(request_id))
-
-    def get(self, path: str, **params: Any):
-        return self.client.get(path, params, **self.headers())
 
     def promote(self, role: str) -> User:
         run_sync(AccountsRepository().set_user_fields, self.user_id, {"role": role})
