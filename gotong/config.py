@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,6 +87,15 @@ class AppConfig:
     rate_limit_auth: RateLimit = field(default_factory=lambda: RateLimit(10, 60, 10))
     rate_limit_chat_send: RateLimit = field(default_factory=lambda: RateLimit(10, 1, 30))
     rate_limit_evidence_upload: RateLimit = field(default_factory=lambda: RateLimit(60, 3600, 60))
+    rate_limit_transparency: RateLimit = field(default_factory=lambda: RateLimit(20, 1, 60))
+    # The transparency log (docs/transparency.md): a C2SP signed-note Ed25519 key in the Go note format
+    # "PRIVATE+KEY+<name>+<8 hex>+<base64(0x01 || 32-byte seed)>". Empty: development generates one and keeps
+    # it with the data; production refuses to start without one.
+    transparency_signing_key: str = ""
+    # The checkpoint origin line (a schema-less URL, no spaces or "+"); also the default key name.
+    transparency_origin: str = "localhost/gotong-royong"
+    # PEM file of trusted C2PA signing roots; empty: no anchors (valid signatures show as valid, never trusted).
+    c2pa_trust_anchors: str = ""
 
     @property
     def is_production(self) -> bool:
@@ -282,8 +292,13 @@ def load_config(env: Mapping[str, str] | None = None, *, dotenv_path: Path | Non
         rate_limit_auth=r.rate("RATE_LIMIT_AUTH", defaults.rate_limit_auth),
         rate_limit_chat_send=r.rate("RATE_LIMIT_CHAT_SEND", defaults.rate_limit_chat_send),
         rate_limit_evidence_upload=r.rate("RATE_LIMIT_EVIDENCE_UPLOAD", defaults.rate_limit_evidence_upload),
+        rate_limit_transparency=r.rate("RATE_LIMIT_TRANSPARENCY", defaults.rate_limit_transparency),
+        transparency_signing_key=r.text("TRANSPARENCY_SIGNING_KEY", ""),
+        transparency_origin=r.text("TRANSPARENCY_ORIGIN", defaults.transparency_origin, allow_empty=False),
+        c2pa_trust_anchors=r.text("C2PA_TRUST_ANCHORS", ""),
     )
 
+    _check_transparency(r, config)
     if config.chat_realtime_transport == "redis" and not config.redis_url:
         r.problems.append("CHAT_REALTIME_TRANSPORT=redis needs REDIS_URL")
     if config.webhook_backoff_max_ms < config.webhook_backoff_base_ms:
@@ -297,6 +312,21 @@ def load_config(env: Mapping[str, str] | None = None, *, dotenv_path: Path | Non
 
 
 PLACEHOLDER_MARKER = "change-me"
+_ORIGIN_RE = re.compile(r"^[!-*,-~]+$")  # visible ASCII without "+" (C2SP tlog-checkpoint origin / note key name)
+_NOTE_PRIVATE_KEY_RE = re.compile(r"^PRIVATE\+KEY\+([!-*,-~]+)\+([0-9a-f]{8})\+([A-Za-z0-9+/]{44})$")
+
+
+def _check_transparency(r: _Reader, config: AppConfig) -> None:
+    """The log's origin and key are checked for shape here; the key's hash is checked by the signer at start-up."""
+    if not _ORIGIN_RE.match(config.transparency_origin):
+        r.problems.append("TRANSPARENCY_ORIGIN must be visible ASCII without spaces or '+' (e.g. example.org/log)")
+    key = config.transparency_signing_key
+    if key and not _NOTE_PRIVATE_KEY_RE.match(key):
+        r.problems.append(
+            "TRANSPARENCY_SIGNING_KEY must be a note signing key: PRIVATE+KEY+<name>+<8 hex>+<base64 of 33 bytes>"
+        )
+    if config.c2pa_trust_anchors and not Path(config.c2pa_trust_anchors).is_file():
+        r.problems.append(f"C2PA_TRUST_ANCHORS={config.c2pa_trust_anchors!r} must name a readable PEM file")
 
 
 def _weak_secret(secret: str) -> bool:
@@ -320,5 +350,9 @@ def _check_production(r: _Reader, env: Mapping[str, str], config: AppConfig) -> 
         r.problems.append("S3_ENDPOINT is required in production")
     if config.surreal_pass == "root" or PLACEHOLDER_MARKER in config.surreal_pass.lower():
         r.problems.append("SURREAL_PASS must not be the default or a placeholder in production")
+    if not config.transparency_signing_key:
+        r.problems.append(
+            "TRANSPARENCY_SIGNING_KEY is required in production (the transparency log's checkpoint signing key)"
+        )
     if env.get("DEBUG", "").strip().lower() in ("1", "true", "yes", "on"):
         r.problems.append("DEBUG must be off in production")

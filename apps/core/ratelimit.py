@@ -66,6 +66,7 @@ def rate_limits() -> dict[str, RateLimit]:
         "auth_email": cfg.rate_limit_auth,
         "chat_send": cfg.rate_limit_chat_send,
         "evidence_upload": cfg.rate_limit_evidence_upload,
+        "transparency": cfg.rate_limit_transparency,
     }
     limits.update(overrides)
     return limits

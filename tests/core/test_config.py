@@ -19,6 +19,7 @@ GOOD_PRODUCTION = {
     "JWT_SECRET": "j" * 40,
     "GOTONG_ROYONG_WEBHOOK_SECRET": "w" * 40,
     "CHAT_REALTIME_TRANSPORT": "redis",
+    "TRANSPARENCY_SIGNING_KEY": "PRIVATE+KEY+example.org/log+46eebe2b+ATKQRAak+Logal2fu5SXnmDPWthrdSIzOF8f2ZrGqH1y",
 }
 
 
@@ -99,12 +100,28 @@ def test_a_valid_production_profile_loads():
         ({"S3_ENDPOINT": ""}, "S3_ENDPOINT"),
         ({"DEBUG": "true"}, "DEBUG"),
         ({"SURREAL_PASS": "root"}, "SURREAL_PASS"),
+        ({"TRANSPARENCY_SIGNING_KEY": ""}, "TRANSPARENCY_SIGNING_KEY"),
     ],
 )
 def test_production_refuses_development_conveniences(change, named):
     env = {**GOOD_PRODUCTION, **change}
     if change.get("REDIS_URL") == "":
         env["CHAT_REALTIME_TRANSPORT"] = "local"
+    with pytest.raises(ConfigError, match=named):
+        load_config(env)
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"TRANSPARENCY_SIGNING_KEY": "not-a-key"}, "TRANSPARENCY_SIGNING_KEY"),
+        ({"TRANSPARENCY_SIGNING_KEY": "PRIVATE+KEY+a b+00000000+" + "A" * 44}, "TRANSPARENCY_SIGNING_KEY"),
+        ({"TRANSPARENCY_ORIGIN": "has space/log"}, "TRANSPARENCY_ORIGIN"),
+        ({"TRANSPARENCY_ORIGIN": "a+b"}, "TRANSPARENCY_ORIGIN"),
+        ({"C2PA_TRUST_ANCHORS": "/nonexistent/anchors.pem"}, "C2PA_TRUST_ANCHORS"),
+    ],
+)
+def test_transparency_and_c2pa_variables_are_checked_at_start_up(env, named):
     with pytest.raises(ConfigError, match=named):
         load_config(env)
 

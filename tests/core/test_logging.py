@@ -243,6 +243,7 @@ def test_production_settings_choose_json():
         "SURREAL_PASS": "not-root",
         "REDIS_URL": "redis://127.0.0.1:1/0",
         "S3_ENDPOINT": "http://127.0.0.1:1",
+        "TRANSPARENCY_SIGNING_KEY": "PRIVATE+KEY+example.org/log+46eebe2b+ATKQRAak+Logal2fu5SXnmDPWthrdSIzOF8f2ZrGqH1y",
         "DJANGO_SETTINGS_MODULE": "gotong.settings",
         "PATH": "/usr/bin:/bin",
     }

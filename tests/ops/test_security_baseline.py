@@ -17,6 +17,7 @@ PRODUCTION = {
     "JWT_SECRET": "j" * 48,
     "GOTONG_ROYONG_WEBHOOK_SECRET": "w" * 48,
     "CHAT_REALTIME_TRANSPORT": "redis",
+    "TRANSPARENCY_SIGNING_KEY": "PRIVATE+KEY+example.org/log+46eebe2b+ATKQRAak+Logal2fu5SXnmDPWthrdSIzOF8f2ZrGqH1y",
 }
 
 PROBE = """
