@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "apps.evidence",
     "apps.chat",
     "apps.moderation",
+    "apps.transparency",
     "apps.demo",
 ]
 

@@ -22,6 +22,7 @@ urlpatterns = [
     path("v1/", include("apps.evidence.api_urls")),
     path("v1/chat/", include("apps.chat.api_urls")),
     path("v1/", include("apps.moderation.api_urls")),
+    path("v1/transparency/", include("apps.transparency.urls")),
     path("admin/", include("apps.moderation.admin_urls")),
     path("", include("apps.accounts.page_urls")),
     path("", include("apps.evidence.page_urls")),

@@ -23,7 +23,13 @@ from apps.core.db import Statement, UniqueViolation, UnitOfWork
 from apps.core.ids import new_id, now_ms
 
 SCHEMA_VERSION = "1"
-EVENT_TYPES = ("contribution_created", "vouch_submitted", "por_evidence", "co_witness_attested")
+EVENT_TYPES = (
+    "contribution_created",
+    "vouch_submitted",
+    "por_evidence",
+    "co_witness_attested",
+    "transparency_checkpoint",
+)
 EVENT_ID_INDEX = "webhook_outbox_event_id"
 
 

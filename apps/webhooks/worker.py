@@ -42,6 +42,9 @@ DEFAULT_CONCURRENCY = 8
 MAX_CLAIM = 100
 PREFETCH_FACTOR = 4
 FLUSH_GATHER_S = 0.002
+# Periodic jobs get a turn at least this often, even while deliveries are in flight or the poll interval
+# is long (the transparency log signs a checkpoint covering each append within seconds).
+JOB_TICK_S = 1.0
 
 
 def new_owner() -> str:
@@ -211,7 +214,7 @@ class Worker:
                 exhausted = len(rows) < room
         self._start_queued(client)
         if self._tasks and (self._queue or len(self._tasks) >= self.concurrency):
-            await asyncio.wait(list(self._tasks.values()), return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(list(self._tasks.values()), timeout=JOB_TICK_S, return_when=asyncio.FIRST_COMPLETED)
         elif exhausted:
             await self._idle()
 
@@ -231,7 +234,7 @@ class Worker:
     async def _idle(self) -> None:
         """Wait for a wake, a stop or the poll interval (whichever comes first)."""
         assert self._wake is not None
-        timeout = settings.CONFIG.worker_poll_interval_ms / 1000
+        timeout = min(settings.CONFIG.worker_poll_interval_ms / 1000, JOB_TICK_S)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)
         self._wake.clear()
