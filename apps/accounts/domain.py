@@ -9,6 +9,13 @@ ROLES = ("user", "moderator", "admin", "system")
 MODERATOR_ROLES = frozenset({"moderator", "admin", "system"})
 ADMIN_ROLES = frozenset({"admin", "system"})
 DEFAULT_COMMUNITY = "default"
+# Order of authority for the role rule (apps/accounts/policy.py): user < moderator < admin < system.
+ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
+
+
+def role_rank(role: str) -> int:
+    """The role's place in ``ROLES``; an unknown role raises ``KeyError`` (the policy treats it as a refusal)."""
+    return ROLE_RANK[role]
 
 
 @dataclass(frozen=True)

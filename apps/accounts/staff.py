@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from apps.accounts.domain import ADMIN_ROLES
+from apps.accounts.domain import ADMIN_ROLES, ROLES
+from apps.accounts.policy import current_role, ensure_may_change_roles, ensure_may_manage
 from apps.accounts.repository import AccountsRepository
 from apps.accounts.services import conflict_from, hash_password, new_user_row
 from apps.core.audit import AuditRepository
 from apps.core.db import UniqueViolation, UnitOfWork
-from apps.core.errors import ValidationFailed
+from apps.core.errors import NotFound, ValidationFailed
 from apps.core.ids import now_ms
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,11 @@ async def user_exists(email: str) -> bool:
 async def ensure_admin(
     *, email: str, username: str, password: str | None, actor_id: str = "system:createadmin"
 ) -> AdminResult:
-    """Create an enabled admin, or promote/enable the user with this email. Idempotent: no change, no audit row."""
+    """Create an enabled admin, or promote/enable the user with this email. Idempotent: no change, no audit row.
+
+    The operator acts with the ``system`` role, so the role rule (``policy``) allows it on
+    users, moderators and admins and refuses it on a ``system`` account (nothing written).
+    """
     repo = AccountsRepository()
     existing = await repo.find_user_by_email(email.lower())
     uow = UnitOfWork()
@@ -58,7 +63,8 @@ async def ensure_admin(
         return AdminResult(row["user_id"], "created")
 
     user_id = existing["user_id"]
-    if existing["role"] in ADMIN_ROLES and existing["enabled"]:  # never demote "system"
+    ensure_may_manage(actor_id, "system", user_id, existing["role"], "promote_admin", new_role="admin")
+    if existing["role"] in ADMIN_ROLES and existing["enabled"]:
         return AdminResult(user_id, "unchanged")
     before = {"role": existing["role"], "enabled": existing["enabled"]}
     after = {"role": "admin", "enabled": True}
@@ -74,20 +80,20 @@ async def ensure_admin(
 
 
 async def set_role(*, actor_id: str, user_id: str, role: str) -> dict:
-    """An admin changes a user's role (admin site); audited in the same transaction. No change, no row."""
-    from apps.accounts.domain import ROLES
-    from apps.core.errors import Forbidden, NotFound
+    """An admin changes a user's role (admin site); audited in the same transaction. No change, no row.
 
+    The actor's role is read from their user record now (not trusted from the caller), and
+    the role rule (``policy.ensure_may_manage``) decides before anything is written.
+    """
     if role not in ROLES or role == "system":
         raise ValidationFailed.for_fields({"role": ["must be one of user, moderator, admin"]})
-    if user_id == actor_id:
-        raise Forbidden("you cannot change your own role")
+    actor_role = await current_role(actor_id)
+    ensure_may_change_roles(actor_role)
     repo = AccountsRepository()
     existing = await repo.get_user(user_id)
     if existing is None:
         raise NotFound("user not found")
-    if existing["role"] == "system":
-        raise Forbidden("the system account's role cannot be changed")
+    ensure_may_manage(actor_id, actor_role, user_id, existing["role"], "set_role", new_role=role)
     if existing["role"] == role:
         return existing
     uow = UnitOfWork()

@@ -91,6 +91,7 @@ async def queue(request: HttpRequest) -> HttpResponse:
 async def item(request: HttpRequest, content_id: str) -> HttpResponse:
     context = await admin_services.item_context(request.principal, content_id)
     form = DecideForm(request.POST if request.method == "POST" else None)
+    status = 200
     if request.method == "POST" and form.is_valid():
         body = form.decision_body(content_id, context["content_type"])
         try:
@@ -103,10 +104,13 @@ async def item(request: HttpRequest, content_id: str) -> HttpResponse:
             if exc.status >= 500:
                 raise
             form.add_error(None, exc.message)
+            status = exc.status  # e.g. 403 from the role rule, shown above the form
         else:
             return _back(f"/admin/moderation/items/{content_id}/", done="decided")
     context |= {"title": f"Item {content_id}", "form": form, "done": request.GET.get("done")}
-    return _page(request, "item.html", context, status=400 if form.errors else 200)
+    if form.errors and status == 200:
+        status = 400
+    return _page(request, "item.html", context, status=status)
 
 
 def _ms(value: str | None, *, end: bool = False) -> int | None:
@@ -174,10 +178,13 @@ async def user_enabled(request: HttpRequest, user_id: str) -> HttpResponse:
     form = EnabledForm(request.POST)
     if not form.is_valid() or not rules.valid_content_id(user_id):
         return refuse(request, "Invalid request.", 400)
-    if user_id == request.principal.user_id:
-        return _back("/admin/users/", error="You cannot disable your own account.")
     enabled = form.cleaned_data["enabled"]
-    await admin_services.set_enabled(request.principal, user_id, enabled, form.cleaned_data["request_id"])
+    try:  # the role rule lives in the service; its refusal is shown like set_role's
+        await admin_services.set_enabled(request.principal, user_id, enabled, form.cleaned_data["request_id"])
+    except AppError as exc:
+        if exc.status >= 500:
+            raise
+        return _back("/admin/users/", error=exc.message)
     return _back("/admin/users/", done="enabled" if enabled else "disabled")
 
 

@@ -129,7 +129,14 @@ async def set_role(actor: Principal, user_id: str, role: str) -> None:
 
 
 async def set_enabled(actor: Principal, user_id: str, enabled: bool, request_id: str) -> None:
-    """Disable = a ``block`` decision on the user item (tokens revoked, streams closed); enable = publish."""
+    """Disable = a ``block`` decision on the user item (tokens revoked, streams closed); enable = publish.
+
+    Who may do it is the role rule inside ``services.decide`` (apps/accounts/policy.py), not this page.
+    """
+    from apps.accounts.repository import AccountsRepository
+
+    if not rules.valid_content_id(user_id) or await AccountsRepository().get_user(user_id) is None:
+        raise NotFound("user not found")
     body = {
         "content_id": user_id,
         "content_type": "user",

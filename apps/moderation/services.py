@@ -152,6 +152,16 @@ async def decide(
     if stored is not None:
         return await _result_of(stored)
     entity = await load_entity(inp.content_type, inp.content_id)
+    if inp.content_type == "user":  # the role rule, shared by the API, the admin pages and the system actor
+        from apps.accounts import policy
+
+        policy.ensure_may_manage(
+            actor.user_id,
+            actor.role,
+            inp.content_id,
+            entity.row["role"] if entity is not None and entity.row else None,
+            policy.decision_action(inp.moderation_action, inp.moderation_status),
+        )
     for attempt in range(1, MAX_ATTEMPTS + 1):
         state = await repo().get_state(inp.content_id)
         if expected_last_decision_id is not None and (state or {}).get("last_decision_id") != expected_last_decision_id:
@@ -411,6 +421,11 @@ async def _community_hold(entity: Entity, report_id: str) -> None:
         await decide(SYSTEM, data, request_id=f"community_reports-{report_id}")
     except (StaleDecision, Conflict):
         log.info("community hold skipped: the item changed", extra={"content_id": entity.content_id})
+    except Forbidden as exc:  # the role rule: the system actor may not act on this account; the report stands
+        log.warning(
+            "community hold skipped: refused by the role rule",
+            extra={"content_id": entity.content_id, "reason": exc.message},
+        )
 
 
 async def list_reports(*, status: str | None, limit: int) -> list[dict[str, Any]]:

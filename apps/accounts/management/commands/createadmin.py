@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from apps.accounts import staff
 from apps.accounts.forms import SignupForm
 from apps.core.db import run_sync
-from apps.core.errors import AppError
+from apps.core.errors import AppError, Forbidden
 
 
 class Command(BaseCommand):
@@ -31,6 +31,8 @@ class Command(BaseCommand):
             if not run_sync(staff.user_exists, email):
                 password = self._password(password_env)
             result = run_sync(staff.ensure_admin, email=email, username=username, password=password)
+        except Forbidden as exc:  # the role rule (apps/accounts/policy.py): e.g. the account's role is system
+            raise CommandError(f"refused: {exc.message}; nothing was changed") from exc
         except AppError as exc:
             raise CommandError(exc.message) from exc
         self.stdout.write(f"{result.outcome} admin user_id={result.user_id}")
