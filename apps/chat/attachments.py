@@ -22,7 +22,6 @@ import hmac
 import re
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 from django.conf import settings
@@ -95,9 +94,13 @@ def sanitise_name(name: str | None, mime_type: str) -> str:
     return cleaned[-NAME_MAX:]
 
 
-def object_key(attachment_id: str, now: datetime | None = None) -> str:
-    now = now or datetime.now(UTC)
-    return f"chat-attachments/{settings.CONFIG.app_env}/{now:%Y}/{now:%m}/{attachment_id}"
+def object_key(sha256: str) -> str:
+    """Content-addressed: the key names the bytes, so what is served always hashes to the row's ``sha256``.
+
+    No upload URL ever reaches these keys (the local endpoint has no put guard for them), and the same
+    bytes uploaded twice share one object (rewriting it with identical bytes changes nothing).
+    """
+    return f"chat-attachments/{settings.CONFIG.app_env}/sha256/{sha256}"
 
 
 # -- the multipart upload -------------------------------------------------------------
@@ -138,26 +141,14 @@ def inspect(stream: BinaryIO) -> Inspected:
 
 
 def store(key: str, stream: BinaryIO, *, size: int, content_type: str, metadata: dict[str, str]) -> None:
-    """Copy the spooled file to object storage in chunks (worker thread).
+    """Copy the spooled, already-hashed file to object storage in chunks (worker thread).
 
-    Local storage has ``write_stream``; for S3, boto3's ``upload_fileobj`` streams (multipart
-    above its threshold) through the same client and counters as the rest of ``S3ObjectStorage``.
+    The spool is this request's private temporary file, so the bytes stored are the bytes hashed.
     """
     from apps.core.storage import get_storage
 
-    storage = get_storage()
     stream.seek(0)
-    if hasattr(storage, "write_stream"):
-        storage.write_stream(key, stream, content_type=content_type, metadata=metadata, limit=size)
-        return
-    storage._call(  # S3ObjectStorage has no public streaming put yet (reported)
-        "put",
-        storage.client.upload_fileobj,
-        stream,
-        storage.bucket_name,
-        key,
-        ExtraArgs={"ContentType": content_type, "Metadata": metadata},
-    )
+    get_storage().put_stream(key, stream, size=size, content_type=content_type, metadata=metadata)
 
 
 # -- signed download URLs --------------------------------------------------------------

@@ -28,7 +28,7 @@ def _bad_file(message: str, reason: str) -> ValidationFailed:
 async def upload(
     principal: Principal, stream: BinaryIO, *, file_name: str | None, declared_type: str | None
 ) -> dict[str, Any]:
-    """Check the spooled file, store it under ``chat-attachments/{app_env}/``, record who uploaded it."""
+    """Check the spooled file, store it at its content-addressed key, record who uploaded it."""
     await limiter.hit("chat_send", principal.user_id)
     declared = att.normalise_declared(declared_type)
     if declared not in att.ALLOWED:
@@ -46,7 +46,7 @@ async def upload(
     row = {
         "attachment_id": attachment_id,
         "owner_id": principal.user_id,
-        "object_key": att.object_key(attachment_id),
+        "object_key": att.object_key(found.sha256),
         "file_name": att.sanitise_name(file_name, declared),
         "mime_type": declared,
         "media_type": att.ALLOWED[declared],
@@ -56,7 +56,7 @@ async def upload(
         "message_id": None,
         "created_at_ms": now_ms(),
     }
-    metadata = {"user_id": principal.user_id, "sha256": found.sha256}
+    metadata = {"sha256": found.sha256}  # the object may be shared by several uploads: the rows say who
     await asyncio.to_thread(
         att.store, row["object_key"], stream, size=found.size, content_type=declared, metadata=metadata
     )

@@ -14,22 +14,34 @@ Why it looks like this:
   whole object in memory. boto3 is blocking, so callers run stream reads in a
   worker thread (``asyncio.to_thread``); the ``a*`` helpers do that.
 * Every operation counts ``gotong_storage_operations_total{op,result}``.
+* Verified files never change: ``copy``/``move`` are server-side (S3 CopyObject;
+  local temp file + rename), and ``open_pinned`` + ``copy(..., if_version=)``
+  guarantee that the bytes copied are the bytes that were read (S3 ETag,
+  ``CopySourceIfMatch``; local file identity), so nothing is hashed in one
+  object and copied from another.
+* The local signed endpoint takes a PUT only where a registered put guard
+  (``register_put_guard``) says the key is open for upload; a key without a
+  guard is never writable through a URL. Core stays free of app imports: apps
+  register their guard in ``AppConfig.ready``.
 
-Keys: ``evidence/{yyyy}/{mm}/{upload_id}``; chat attachments later under
-``chat-attachments/{app_env}/``.
+Keys: uploads ``evidence/{yyyy}/{mm}/{upload_id}``, staging ``evidence/staging/{upload_id}``,
+verified evidence ``evidence/sha256/{hex}``; chat attachments ``chat-attachments/{app_env}/sha256/{hex}``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
 import os
 import re
+import shutil
 import tempfile
 import time
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
@@ -41,7 +53,15 @@ from django.views.decorators.csrf import csrf_exempt
 
 from apps.core import metrics
 from apps.core.api import error_response
-from apps.core.errors import AppError, Forbidden, MethodNotAllowed, NotFound, Unavailable, ValidationFailed
+from apps.core.errors import (
+    AppError,
+    Conflict,
+    Forbidden,
+    MethodNotAllowed,
+    NotFound,
+    Unavailable,
+    ValidationFailed,
+)
 
 LOCAL_PREFIX = "/storage/local/"
 CHUNK_SIZE = 1024 * 1024
@@ -51,6 +71,12 @@ _META_DIR = ".meta"
 
 class StorageUnavailable(Unavailable):
     default_message = "object storage unavailable; retry later"
+
+
+class ObjectChanged(Conflict):
+    """The source of a pinned ``copy`` is no longer the version that was read (replaced meanwhile)."""
+
+    default_message = "the object changed while it was being read"
 
 
 @dataclass(frozen=True)
@@ -87,6 +113,38 @@ class ObjectStorage(Protocol):
     def put_bytes(self, key: str, data: bytes, *, content_type: str, metadata: dict[str, str]) -> None:
         """Server-side write (tests, benchmarks, fixtures); uploads from users go through presigned PUTs."""
 
+    def put_stream(self, key: str, stream: BinaryIO, *, size: int, content_type: str, metadata: dict[str, str]) -> None:
+        """Server-side streaming write of exactly ``size`` bytes from ``stream`` (never whole in memory)."""
+
+    def open_pinned(self, key: str) -> tuple[BinaryIO, str]:
+        """``open_stream`` plus a version token of exactly the bytes being read, for ``copy(if_version=)``."""
+
+    def copy(self, src: str, dst: str, *, if_version: str | None = None) -> None:
+        """Server-side copy keeping content type and metadata; ``ObjectChanged`` if ``src`` is not ``if_version``."""
+
+    def move(self, src: str, dst: str) -> None:
+        """Copy then delete ``src``; ``NotFound`` if ``src`` is absent (e.g. a concurrent move took it)."""
+
+
+PutGuard = Callable[[str], Awaitable[bool]]
+_put_guards: dict[str, PutGuard] = {}
+
+
+def register_put_guard(prefix: str, guard: PutGuard) -> None:
+    """Let the local signed endpoint accept PUTs under ``prefix`` only while ``await guard(key)`` is true.
+
+    The longest registered prefix decides; a key under no prefix is refused. Apps register theirs in
+    ``AppConfig.ready`` (a signed URL alone is not enough: it stays valid after the upload is verified).
+    """
+    _put_guards[prefix] = guard
+
+
+async def put_allowed(key: str) -> bool:
+    matches = [prefix for prefix in _put_guards if key.startswith(prefix)]
+    if not matches:
+        return False
+    return bool(await _put_guards[max(matches, key=len)](key))
+
 
 def validate_key(key: str) -> str:
     if not _KEY_RE.match(key) or ".." in key:
@@ -107,6 +165,38 @@ def _b64(data: bytes) -> str:
 
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+@contextlib.contextmanager
+def _local_operation(op: str) -> Iterator[None]:
+    """Count a local file operation and map its OS errors like S3's: missing → 404, anything else → 503."""
+    try:
+        yield
+    except FileNotFoundError:
+        _count(op, "not_found")
+        raise NotFound("object not found") from None
+    except OSError as exc:
+        _count(op, "error")
+        raise StorageUnavailable() from exc
+    _count(op, "ok")
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write a small file (a metadata sidecar) via temp file + rename: readers never see half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".meta-")
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _file_version(stat: os.stat_result) -> str:
+    """A local file's identity: writes always create a new file (temp + rename), never rewrite one in place."""
+    return f"{stat.st_dev}:{stat.st_ino}:{stat.st_size}:{stat.st_mtime_ns}"
 
 
 def sign_local(method: str, key: str, exp: int, ct: str = "", length: str = "", meta: str = "") -> str:
@@ -177,6 +267,46 @@ class LocalStorage:
     def put_bytes(self, key: str, data: bytes, *, content_type: str, metadata: dict[str, str]) -> None:
         self.write_stream(key, _Chunks(data), content_type=content_type, metadata=metadata, limit=len(data))
 
+    def put_stream(self, key: str, stream: BinaryIO, *, size: int, content_type: str, metadata: dict[str, str]) -> None:
+        self.write_stream(key, stream, content_type=content_type, metadata=metadata, limit=size)
+
+    def open_pinned(self, key: str) -> tuple[BinaryIO, str]:
+        stream = self.open_stream(key)
+        return stream, _file_version(os.fstat(stream.fileno()))
+
+    def copy(self, src: str, dst: str, *, if_version: str | None = None) -> None:
+        """Copy from one open file (checked against ``if_version``) to a temp file, then rename into place."""
+        src_path, dst_path = self.path(src), self.path(dst)
+        with _local_operation("copy"), src_path.open("rb") as source:
+            if if_version is not None and _file_version(os.fstat(source.fileno())) != if_version:
+                _count("copy", "changed")
+                raise ObjectChanged()
+            sidecar = self.meta_path(src).read_text()
+            dst_path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=dst_path.parent, prefix=".copy-")
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    shutil.copyfileobj(source, out, CHUNK_SIZE)
+                _write_atomic(self.meta_path(dst), sidecar)
+                os.replace(tmp, dst_path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+
+    def move(self, src: str, dst: str) -> None:
+        """Sidecar copied first, then the file renamed, then the old sidecar removed.
+
+        At every step one of the two keys has both file and sidecar, so a crash leaves a readable object.
+        """
+        src_path, dst_path = self.path(src), self.path(dst)
+        with _local_operation("move"):
+            if not src_path.is_file():
+                raise FileNotFoundError(src)
+            _write_atomic(self.meta_path(dst), self.meta_path(src).read_text())
+            dst_path.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(src_path, dst_path)
+            self.meta_path(src).unlink(missing_ok=True)
+
     def write_stream(self, key: str, stream: Any, *, content_type: str, metadata: dict[str, str], limit: int) -> int:
         """Copy ``stream`` to the object in chunks (temp file + rename: readers never see half a file)."""
         path = self.path(key)
@@ -194,9 +324,7 @@ class LocalStorage:
                 raise ValidationFailed.for_fields(
                     {"body": [f"body has {written} bytes, the URL was signed for {limit}"]}
                 )
-            meta_path = self.meta_path(key)
-            meta_path.parent.mkdir(parents=True, exist_ok=True)
-            meta_path.write_text(json.dumps({"content_type": content_type, "metadata": metadata}))
+            _write_atomic(self.meta_path(key), json.dumps({"content_type": content_type, "metadata": metadata}))
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -252,6 +380,9 @@ class S3ObjectStorage:
             if code in ("404", "NoSuchKey", "NotFound"):
                 _count(op, "not_found")
                 raise NotFound("object not found") from exc
+            if code in ("412", "PreconditionFailed"):
+                _count(op, "changed")
+                raise ObjectChanged() from exc
             _count(op, "error")
             raise StorageUnavailable() from exc
         except BotoCoreError as exc:
@@ -311,6 +442,44 @@ class S3ObjectStorage:
             Metadata=metadata,
         )
 
+    def put_stream(self, key: str, stream: BinaryIO, *, size: int, content_type: str, metadata: dict[str, str]) -> None:
+        """boto3's ``upload_fileobj`` streams in parts (multipart above its threshold), never the whole body."""
+        self._call(
+            "put",
+            self.client.upload_fileobj,
+            stream,
+            self.bucket_name,
+            validate_key(key),
+            ExtraArgs={"ContentType": content_type, "Metadata": metadata},
+        )
+
+    def open_pinned(self, key: str) -> tuple[BinaryIO, str]:
+        response = self._call("open", self.client.get_object, Bucket=self.bucket_name, Key=validate_key(key))
+        return response["Body"], response["ETag"]
+
+    def _copy_object(self, src: str, dst: str, if_version: str | None) -> None:
+        extra = {"CopySourceIfMatch": if_version} if if_version is not None else {}
+        self.client.copy_object(
+            Bucket=self.bucket_name,
+            Key=validate_key(dst),
+            CopySource={"Bucket": self.bucket_name, "Key": validate_key(src)},
+            MetadataDirective="COPY",
+            **extra,
+        )
+
+    def copy(self, src: str, dst: str, *, if_version: str | None = None) -> None:
+        """CopyObject (server-side, metadata kept); ``CopySourceIfMatch`` pins the ETag that was read."""
+        self._call("copy", self._copy_object, src, dst, if_version)
+
+    def move(self, src: str, dst: str) -> None:
+        """CopyObject then DeleteObject: a PUT that lands in between is deleted, one after it is never read."""
+
+        def move() -> None:
+            self._copy_object(src, dst, None)
+            self.client.delete_object(Bucket=self.bucket_name, Key=validate_key(src))
+
+        self._call("move", move)
+
 
 _cache: dict[tuple, ObjectStorage] = {}
 
@@ -337,6 +506,11 @@ async def ahead(key: str) -> ObjectInfo | None:
 async def adelete(key: str) -> None:
     storage = get_storage()
     await asyncio.to_thread(storage.delete, key)
+
+
+async def amove(src: str, dst: str) -> None:
+    storage = get_storage()
+    await asyncio.to_thread(storage.move, src, dst)
 
 
 # -- the local backend's signed endpoint ----------------------------------------
@@ -373,6 +547,8 @@ async def local_object(request: HttpRequest, key: str) -> HttpResponse:
                 raise Forbidden("Content-Type differs from the signed one")
             if request.headers.get("Content-Length") != params["len"]:
                 raise Forbidden("Content-Length differs from the signed one")
+            if not await put_allowed(key):
+                raise Forbidden("this object is not open for upload")
             metadata = json.loads(_unb64(params["meta"]) or b"{}")
             await asyncio.to_thread(
                 storage.write_stream,

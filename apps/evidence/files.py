@@ -85,8 +85,12 @@ def type_agrees(sniffed: str, declared: str) -> bool:
     return False
 
 
-def inspect_stream(stream: BinaryIO, *, is_image_expected: bool = True) -> Inspection:
-    """Hash the whole stream chunk by chunk, sniff its type, read EXIF from its head."""
+def inspect_stream(stream: BinaryIO, *, is_image_expected: bool = True, spool: BinaryIO | None = None) -> Inspection:
+    """Hash the whole stream chunk by chunk, sniff its type, read EXIF from its head.
+
+    ``spool``: a file that receives every chunk of the same pass, so a later reader (C2PA content
+    credentials) sees exactly the bytes that were hashed, without a second read of the object.
+    """
     digest = hashlib.sha256()
     head = bytearray()
     size = 0
@@ -95,6 +99,8 @@ def inspect_stream(stream: BinaryIO, *, is_image_expected: bool = True) -> Inspe
     while chunk := stream.read(CHUNK):
         digest.update(chunk)
         size += len(chunk)
+        if spool is not None:
+            spool.write(chunk)
         if len(head) < HEAD_BYTES:
             head += chunk[: HEAD_BYTES - len(head)]
         if is_text and size <= 1 * MIB:
@@ -238,3 +244,14 @@ def _gps(gps: dict[int, Any]) -> dict[str, float | None]:
 def sha256_hex(data: bytes) -> str:
     """SHA-256 of bytes already in memory (tests, benchmarks); uploads are hashed by ``inspect_stream``."""
     return hashlib.sha256(data).hexdigest()
+
+
+VERIFIED_PREFIX = "evidence/sha256/"
+
+
+def verified_key(sha256: str) -> str:
+    """The content-addressed key of a verified file: no upload URL reaches it, and only it is ever served.
+
+    The same bytes always land on the same key, so copying verified bytes over it changes nothing.
+    """
+    return VERIFIED_PREFIX + sha256.lower()

@@ -135,13 +135,19 @@ class EvidenceRepository(Repository):
         )
         return upload_from_row(row) if row else None
 
-    async def finish_upload(self, upload_id: str, status: str, result: dict[str, Any], now: int) -> dict[str, Any]:
-        """pending → verified/rejected; a concurrent confirm that finished first wins (its row is returned)."""
+    async def finish_upload(
+        self, upload_id: str, status: str, result: dict[str, Any], now: int, *, verified_key: str | None = None
+    ) -> dict[str, Any]:
+        """pending → verified/rejected; a concurrent confirm that finished first wins (its row is returned).
+
+        ``verified_key`` (the content-addressed object) is set in the same conditional update as the
+        status, so a verified row always names the only key that may be served.
+        """
         rows = await self.db.write(
             "UPDATE type::record('evidence_upload', $id) SET status = $status, result_json = $result, "
-            "updated_at_ms = $now WHERE status = 'pending' RETURN NONE;"
+            "verified_key = $key, updated_at_ms = $now WHERE status = 'pending' RETURN NONE;"
             "SELECT * OMIT id FROM ONLY type::record('evidence_upload', $id);",
-            {"id": upload_id, "status": status, "result": _json(result), "now": now},
+            {"id": upload_id, "status": status, "result": _json(result), "now": now, "key": verified_key},
             operation="upload_finish",
         )
         return upload_from_row(rows[-1])
@@ -163,6 +169,24 @@ class EvidenceRepository(Repository):
             operation="upload_stale",
         )
         return [upload_from_row(r) for r in rows]
+
+    async def uploads_to_clear(self, created_before_ms: int, limit: int) -> list[dict[str, Any]]:
+        """Finished uploads whose upload URL has expired and whose upload/staging keys are not yet deleted."""
+        rows = await self._all(
+            "SELECT * OMIT id FROM evidence_upload WHERE upload_key_cleared = false AND created_at_ms < $t "
+            "AND status IN ['verified', 'linked', 'rejected'] ORDER BY created_at_ms LIMIT $limit;",
+            {"t": created_before_ms, "limit": limit},
+            operation="upload_to_clear",
+        )
+        return [upload_from_row(r) for r in rows]
+
+    async def mark_upload_keys_cleared(self, upload_ids: list[str]) -> None:
+        await self.db.write(
+            "UPDATE array::map($ids, |$i| type::record('evidence_upload', $i)) "
+            "SET upload_key_cleared = true RETURN NONE;",
+            {"ids": upload_ids},
+            operation="upload_keys_cleared",
+        )
 
     async def delete_pending_upload(self, upload_id: str) -> bool:
         """Delete only if still pending (a confirm may have just won the race)."""
@@ -250,7 +274,7 @@ def _evidence_view(row: dict[str, Any]) -> dict[str, Any]:
 
 def upload_from_row(row: dict[str, Any]) -> dict[str, Any]:
     out = {k: row.get(k) for k in (
-        "upload_id", "contribution_id", "user_id", "storage_key", "file_name", "content_type",
+        "upload_id", "contribution_id", "user_id", "storage_key", "verified_key", "file_name", "content_type",
         "size_bytes", "sha256", "status", "evidence_id", "created_at_ms", "updated_at_ms",
     )}  # fmt: skip
     out["result"] = json.loads(row["result_json"]) if row.get("result_json") else None

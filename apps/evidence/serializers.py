@@ -82,12 +82,31 @@ class ExifSerializer(serializers.Serializer):
     camera_model = serializers.CharField(allow_null=True)
 
 
+class ContentCredentialsSerializer(serializers.Serializer):
+    """C2PA summary of an image or video (``apps.evidence.credentials``); null for other types."""
+
+    present = serializers.BooleanField(help_text="a C2PA manifest store was found in the file")
+    validation_state = serializers.ChoiceField(
+        ["valid", "invalid", "trusted"],
+        allow_null=True,
+        help_text="null when no manifest; trusted = signer chains to C2PA_TRUST_ANCHORS; valid = good signature, "
+        "signer not among the anchors; invalid = data hash or signature does not match, or unreadable",
+    )
+    codes = serializers.ListField(
+        child=serializers.CharField(), help_text="C2PA validation failure codes, the decisive one first"
+    )
+    claim_generator = serializers.CharField(allow_null=True)
+    issuer = serializers.CharField(allow_null=True, help_text="organisation of the signing certificate")
+    signed_at = serializers.CharField(allow_null=True, help_text="time from a trusted timestamp, when present")
+
+
 class MediaSerializer(serializers.Serializer):
     upload_id = serializers.CharField()
     sha256 = serializers.CharField()
     mime_type = serializers.CharField()
     size_bytes = serializers.IntegerField()
     exif = ExifSerializer(allow_null=True)
+    content_credentials = ContentCredentialsSerializer(allow_null=True, required=False)
 
 
 class EvidenceCreateDoc(serializers.Serializer):
@@ -135,6 +154,7 @@ class UploadVerifiedSerializer(serializers.Serializer):
     mime_type = serializers.CharField()
     size_bytes = serializers.IntegerField()
     exif = ExifSerializer(allow_null=True)
+    content_credentials = ContentCredentialsSerializer(allow_null=True, required=False)
     status = serializers.ChoiceField(["verified"])
 
 

@@ -17,6 +17,8 @@ from apps.evidence.repository import UPLOAD_NOT_VERIFIED
 from apps.evidence.services import commit_entity, may_see, repo, request_ids
 
 MEDIA_URL_TTL_S = 15 * 60
+# What a ``por_evidence`` webhook says of the file (05-webhooks.md, plus the C2PA summary of the Trust issue).
+PAYLOAD_MEDIA_FIELDS = ("sha256", "mime_type", "size_bytes", "content_credentials")
 EXIF_TIME_TOLERANCE_MS = 24 * 3600 * 1000
 
 
@@ -50,7 +52,8 @@ async def _linked_media(principal: Principal, inp: rules.EvidenceInput) -> dict[
     media_hash = inp.proof.get("media_hash")
     if not isinstance(media_hash, str) or media_hash.lower() != result["sha256"]:
         raise rules.fail("proof.media_hash", "proof.media_hash does not match the uploaded file")
-    return {k: result[k] for k in ("upload_id", "sha256", "mime_type", "size_bytes", "exif")}
+    media = {k: result[k] for k in ("upload_id", "sha256", "mime_type", "size_bytes", "exif")}
+    return media | {"content_credentials": result.get("content_credentials")}
 
 
 async def create_evidence(principal: Principal, data: Any) -> dict[str, Any]:
@@ -86,7 +89,7 @@ async def create_evidence(principal: Principal, data: Any) -> dict[str, Any]:
                 "evidence_data": row["evidence_data"],
                 "evidence_id": row["evidence_id"],
                 "evidence_type": row["evidence_type"],
-                "media": None if media is None else {k: media[k] for k in ("sha256", "mime_type", "size_bytes")},
+                "media": None if media is None else {k: media[k] for k in PAYLOAD_MEDIA_FIELDS},
             },
             {"proof": row["proof"]},
         )
@@ -138,7 +141,11 @@ async def list_evidence(contribution_id: str, params: Any) -> list[dict[str, Any
 
 
 async def media_url(principal: Principal, evidence_id: str, *, evidence: dict[str, Any] | None = None) -> str:
-    """A 15-minute presigned GET for the evidence's author, the contribution's author and moderators."""
+    """A 15-minute presigned GET for the evidence's author, the contribution's author and moderators.
+
+    Only the content-addressed ``verified_key`` is served: the upload key stays writable by its URL
+    after confirm, so an upload without a verified key has nothing that may be served (404).
+    """
     evidence = evidence or await get_evidence(evidence_id)
     if evidence["media"] is None:
         raise NotFound("evidence has no media")
@@ -147,6 +154,6 @@ async def media_url(principal: Principal, evidence_id: str, *, evidence: dict[st
         if contribution is None or contribution["author_id"] != principal.user_id:
             raise Forbidden("not allowed to see this evidence's media")
     upload = await repo.get_upload(evidence["media"]["upload_id"])
-    if upload is None:
+    if upload is None or not upload.get("verified_key"):
         raise NotFound("evidence media not found")
-    return get_storage().presigned_get(upload["storage_key"], expires_s=MEDIA_URL_TTL_S)
+    return get_storage().presigned_get(upload["verified_key"], expires_s=MEDIA_URL_TTL_S)

@@ -80,7 +80,7 @@ async def queue(request: HttpRequest) -> HttpResponse:
     kind = request.GET.get("kind") if request.GET.get("kind") in ("held", "appeal", "reported") else None
     content_type = request.GET.get("content_type")
     content_type = content_type if content_type in rules.CONTENT_TYPES else None
-    items = await services.review_queue(kind=kind, content_type=content_type, limit=200)
+    items = await admin_services.review_queue(kind=kind, content_type=content_type, limit=200)
     return _page(request, "queue.html", {
         "title": "Review queue", "items": items, "kind": kind, "content_type": content_type,
         "kinds": ("held", "appeal", "reported"), "content_types": rules.CONTENT_TYPES,

@@ -96,6 +96,23 @@ async def _thumb(principal: Principal, evidence: dict[str, Any]) -> dict[str, An
     return evidence | {"thumbnail_url": url}
 
 
+async def review_queue(**filters: Any) -> list[dict[str, Any]]:
+    """The review queue, evidence items carrying their media's ``content_credentials`` for the badge.
+
+    ``None`` (no badge) for other kinds and for evidence without a file. Evidence rows are
+    read one by one: the queue page shows at most its limit (200) and few items are evidence.
+    """
+    from apps.evidence.repository import EvidenceRepository
+
+    items = await services.review_queue(**filters)
+    for item in items:
+        item["content_credentials"] = None
+        if item["content_type"] == "evidence":
+            evidence = await EvidenceRepository().get_evidence(item["content_id"])
+            item["content_credentials"] = ((evidence or {}).get("media") or {}).get("content_credentials")
+    return items
+
+
 async def search_decisions(**filters: Any) -> list[dict[str, Any]]:
     rows = await services.repo().search_decisions(**filters)
     return [ledger.decision_view(row) for row in rows]

@@ -1,11 +1,14 @@
 """The storage interface on local files and on a real S3 server (SeaweedFS, SigV4 checked).
 
 Presigned URLs must refuse a tampered signature, a tampered key, another
-content type and an expired URL; objects are private; reads stream.
+content type and an expired URL; objects are private; reads stream. Server-side
+copy/move keep type and metadata, a pinned copy refuses a replaced source, and
+the local endpoint writes only where a put guard allows it.
 """
 
 from __future__ import annotations
 
+import io
 import time
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -14,10 +17,25 @@ import pytest
 from django.test import Client
 
 from apps.core import metrics
-from apps.core.storage import get_storage, sign_local
+from apps.core import storage as storage_module
+from apps.core.errors import NotFound
+from apps.core.storage import ObjectChanged, get_storage, put_allowed, register_put_guard, sign_local
 from tests.evidence.fixtures import backend, get_object, local_storage, put_object, s3_storage  # noqa: F401 - fixtures
 
-KEY = "evidence/2026/11/0123456789abcdef0123456789abcdef"
+# A prefix of these tests only, opened for PUT by ``open_test_prefix`` (evidence keys have their own guard).
+KEY = "test-objects/2026/11/0123456789abcdef0123456789abcdef"
+
+
+@pytest.fixture(autouse=True)
+def open_test_prefix(monkeypatch):
+    async def always(key: str) -> bool:
+        return True
+
+    monkeypatch.setitem(storage_module._put_guards, "test-objects/", always)
+
+
+def _count(op: str, result: str) -> float:
+    return metrics.storage_operations_total.labels(op, result)._value.get()
 
 
 def _tamper(url: str, name: str, value: str) -> str:
@@ -122,3 +140,101 @@ def test_operations_are_counted():
     before = metrics.storage_operations_total.labels("delete", "ok")._value.get()
     get_storage().delete(KEY)
     assert metrics.storage_operations_total.labels("delete", "ok")._value.get() == before + 1
+
+
+def _put_ticket(key: str, data: bytes):
+    ticket = get_storage().presigned_put(key, content_type="text/plain", size_bytes=len(data), metadata={},
+                                         expires_s=300)  # fmt: skip
+    return _absolute(ticket.url), ticket.headers
+
+
+@pytest.mark.usefixtures("backend")
+def test_copy_move_and_put_stream_keep_type_and_metadata():
+    storage = get_storage()
+    data = b"0123456789" * 300_000  # 3 MB: several chunks
+    src, dst, moved = KEY, KEY[:-1] + "1", KEY[:-1] + "2"
+    before = {op: _count(op, "ok") for op in ("put", "copy", "move")}
+    with io.BytesIO(data) as stream:
+        storage.put_stream(src, stream, size=len(data), content_type="text/plain", metadata={"sha256": "ab"})
+    storage.copy(src, dst)
+    for key in (src, dst):
+        info = storage.head(key)
+        assert (info.size, info.content_type, info.metadata) == (len(data), "text/plain", {"sha256": "ab"})
+        with storage.open_stream(key) as stream:
+            assert stream.read() == data
+    storage.move(dst, moved)
+    assert storage.head(dst) is None
+    assert storage.head(moved).metadata == {"sha256": "ab"}
+    with storage.open_stream(moved) as stream:
+        assert stream.read() == data
+    assert {op: _count(op, "ok") - before[op] for op in before} == {"put": 1, "copy": 1, "move": 1}
+    with pytest.raises(NotFound):
+        storage.move(dst, moved)  # the source is gone: a second (concurrent) move finds nothing
+    with pytest.raises(NotFound):
+        storage.copy(dst, KEY[:-1] + "3")
+    assert storage.head(KEY[:-1] + "3") is None
+    assert _count("move", "not_found") >= 1
+
+
+@pytest.mark.usefixtures("backend")
+def test_pinned_copy_refuses_a_replaced_source():
+    """What was read is what is copied: a source replaced after the read is never copied."""
+    storage = get_storage()
+    storage.put_bytes(KEY, b"the bytes that were hashed", content_type="text/plain", metadata={})
+    stream, version = storage.open_pinned(KEY)
+    with stream:
+        assert stream.read() == b"the bytes that were hashed"
+    storage.put_bytes(KEY, b"bytes put there afterwards!", content_type="text/plain", metadata={})
+    target = KEY[:-1] + "9"
+    with pytest.raises(ObjectChanged):
+        storage.copy(KEY, target, if_version=version)
+    assert storage.head(target) is None
+    stream, version = storage.open_pinned(KEY)
+    stream.close()
+    storage.copy(KEY, target, if_version=version)
+    with storage.open_stream(target) as copied:
+        assert copied.read() == b"bytes put there afterwards!"
+
+
+@pytest.mark.usefixtures("local_storage")
+def test_local_put_needs_a_guard_that_allows_it(monkeypatch):
+    client = Client()
+    data = b"attacker bytes"
+    refused_keys = [
+        "chat-attachments/test/sha256/" + "a" * 64,  # no guard at all
+        "evidence/sha256/" + "b" * 64,  # under the evidence guard, but never an upload key
+        "evidence/staging/0123456789abcdef0123456789abcdef",
+        "evidence/2026/11/0123456789abcdef0123456789abcdef",  # no such pending upload
+    ]
+    for key in refused_keys:
+        url, headers = _put_ticket(key, data)
+        response = client.generic("PUT", url.removeprefix("http://testserver"), data, content_type="text/plain")
+        assert response.status_code == 403, key
+        assert response.json()["error"] == {"code": "forbidden", "message": "this object is not open for upload"}
+        assert get_storage().head(key) is None
+        assert not get_storage().path(key).exists()
+
+    async def closed(key: str) -> bool:
+        return False
+
+    monkeypatch.setitem(storage_module._put_guards, "test-objects/closed/", closed)
+    url, headers = _put_ticket("test-objects/closed/x", data)
+    assert put_object(client, url, headers, data) == 403  # the longest prefix decides
+    assert get_storage().head("test-objects/closed/x") is None
+    url, headers = _put_ticket("test-objects/open/x", data)
+    assert put_object(client, url, headers, data) == 200
+
+
+def test_put_guard_registry():
+    import asyncio
+
+    async def only_a(key: str) -> bool:
+        return key.endswith("/a")
+
+    register_put_guard("guard-test/", only_a)
+    try:
+        assert asyncio.run(put_allowed("guard-test/x/a")) is True
+        assert asyncio.run(put_allowed("guard-test/x/b")) is False
+        assert asyncio.run(put_allowed("unguarded/x/a")) is False
+    finally:
+        storage_module._put_guards.pop("guard-test/")

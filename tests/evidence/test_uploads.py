@@ -53,7 +53,9 @@ def test_photo_flow_end_to_end(backend, ana, budi, api, surreal_db):
     row = run_sync(_upload_row, ticket["upload_id"])
     now = datetime.now(UTC)
     assert row["storage_key"] == f"evidence/{now:%Y}/{now:%m}/{ticket['upload_id']}"
-    info = get_storage().head(row["storage_key"])
+    assert get_storage().head(row["storage_key"]) is None  # moved at confirm (tests/evidence/test_immutable_files.py)
+    assert row["verified_key"] == f"evidence/sha256/{sha(data)}"
+    info = get_storage().head(row["verified_key"])
     assert info.metadata == {"user_id": ana.user_id, "contribution_id": cid, "sha256": sha(data)}
     assert confirmed.status_code == 200, confirmed.content
     result = confirmed.json()
@@ -70,7 +72,7 @@ def test_photo_flow_end_to_end(backend, ana, budi, api, surreal_db):
     assert again.json() == result
 
     # The original bytes are untouched.
-    assert get_object(api, get_storage().presigned_get(row["storage_key"], expires_s=60)) == (200, data)
+    assert get_object(api, get_storage().presigned_get(row["verified_key"], expires_s=60)) == (200, data)
 
     proof = {"timestamp": rfc3339(timedelta(hours=-2)), "media_hash": "0" * 64}
     body = {
@@ -87,7 +89,8 @@ def test_photo_flow_end_to_end(backend, ana, budi, api, surreal_db):
     assert created.status_code == 201, created.content
     evidence = created.json()
     assert evidence["warnings"] == []
-    assert evidence["media"] == {k: result[k] for k in ("upload_id", "sha256", "mime_type", "size_bytes", "exif")}
+    media_keys = ("upload_id", "sha256", "mime_type", "size_bytes", "exif", "content_credentials")
+    assert evidence["media"] == {k: result[k] for k in media_keys}
     assert ana.post("/v1/evidence", body).status_code == 409  # the upload is linked already
 
     media = ana.get(f"/v1/evidence/{evidence['evidence_id']}/media")
