@@ -15,3 +15,7 @@ class EvidenceConfig(AppConfig):
         BODY_LIMIT_OVERRIDES[LOCAL_PREFIX] = max(files.LIMITS.values())
         # Local uploads: a signed URL writes only while its upload is pending (core cannot import us).
         register_put_guard("evidence/", services_uploads.accepts_put)
+
+        from apps.evidence import transparency
+
+        transparency.register()  # how the transparency audit rebuilds contribution/evidence/vouch leaves

@@ -213,6 +213,32 @@ class EvidenceRepository(Repository):
         )
         return vouch_from_row(row) if row else None
 
+    # -- by id, in batches (the transparency audit rebuilds entries from the current rows) --------------
+
+    async def contributions_by_id(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        rows = await self._all(
+            "SELECT * OMIT id FROM array::map($ids, |$i| type::record('contribution', $i));",
+            {"ids": ids},
+            operation="contribution_ids",
+        )
+        return {r["contribution_id"]: contribution_from_row(r) for r in rows}
+
+    async def evidence_by_id(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        rows = await self._all(
+            "SELECT * OMIT id FROM array::map($ids, |$i| type::record('evidence', $i));",
+            {"ids": ids},
+            operation="evidence_ids",
+        )
+        return {r["evidence_id"]: evidence_from_row(r) for r in rows}
+
+    async def vouches_by_id(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        rows = await self._all(
+            "SELECT * OMIT id, skill_key FROM array::map($ids, |$i| type::record('vouch', $i));",
+            {"ids": ids},
+            operation="vouch_ids",
+        )
+        return {r["vouch_id"]: vouch_from_row(r) for r in rows}
+
     async def list_vouches(self, field: str, user_id: str, limit: int) -> list[dict[str, Any]]:
         if field not in ("vouchee_id", "voucher_id"):
             raise ValueError(field)

@@ -11,6 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.evidence import files, rules
+from apps.transparency.serializers import log_reference_field
 
 ID_PATTERN = r"^[0-9a-f]{32}$"
 NON_BLANK = rules.NON_BLANK
@@ -72,6 +73,7 @@ class ContributionSerializer(serializers.Serializer):
     correlation_id = serializers.CharField()
     created_at_ms = serializers.IntegerField()
     updated_at_ms = serializers.IntegerField()
+    transparency = log_reference_field()
 
 
 class ExifSerializer(serializers.Serializer):
@@ -130,6 +132,7 @@ class EvidenceSerializer(serializers.Serializer):
     request_id = serializers.CharField()
     correlation_id = serializers.CharField()
     created_at_ms = serializers.IntegerField()
+    transparency = log_reference_field()
 
 
 class UploadRequestDoc(serializers.Serializer):
@@ -177,3 +180,4 @@ class VouchSerializer(serializers.Serializer):
     request_id = serializers.CharField()
     correlation_id = serializers.CharField()
     created_at_ms = serializers.IntegerField()
+    transparency = log_reference_field()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from apps.accounts.domain import MODERATOR_ROLES, Principal
@@ -12,7 +13,9 @@ from apps.core.db import UniqueViolation, UnitOfWork
 from apps.core.errors import Conflict, NotFound
 from apps.core.ids import is_entity_id, new_id, new_request_id, now_ms
 from apps.evidence import rules
+from apps.evidence import transparency as entries
 from apps.evidence.repository import HIDDEN_STATUSES, EvidenceRepository
+from apps.transparency import services as transparency
 from apps.webhooks.outbox import Actor, commit_with_events, event_statement
 
 DEFAULT_LIMIT, MAX_LIMIT = 50, 200
@@ -41,6 +44,15 @@ def actor_of(principal: Principal) -> Actor:
     return Actor(principal.user_id, principal.username)
 
 
+@dataclass(frozen=True)
+class LogLeaf:
+    """The transparency-log leaf an entity appends in its own transaction."""
+
+    kind: str
+    entity_id: str
+    entry: dict[str, Any]
+
+
 async def commit_entity(
     statement: Any,
     events: list[tuple[str, dict[str, Any], dict[str, Any] | None]],
@@ -48,22 +60,28 @@ async def commit_entity(
     principal: Principal,
     created_at_ms: int,
     operation: str,
+    view: dict[str, Any],
+    leaf: LogLeaf,
     extra_statements: tuple = (),
     stored: Callable[[], Awaitable[dict[str, Any] | None]] | None = None,
     request_index: str | None = None,
-) -> dict[str, Any] | None:
-    """The entity, any extra statements and its outbox events in ONE transaction (both or neither).
+) -> dict[str, Any]:
+    """The entity, any extra statements, its transparency-log leaf and its outbox events in ONE transaction.
 
-    The same X-Request-ID after the idempotency window hits the entity's unique request index:
-    then ``stored()`` (the row written the first time) is returned instead of an error. With
-    ``request_index`` the replay applies to that index only; without it, to any uniqueness hit.
+    Returns ``view`` (the API shape of the new entity) with its ``transparency`` (``{"log_index",
+    "leaf_hash"}``). The same X-Request-ID after the idempotency window hits the entity's unique request
+    index: then ``stored()`` (the row written the first time, with its transparency) is returned instead.
+    With ``request_index`` the replay applies to that index only; without it, to any uniqueness hit.
     """
+    leaf_position = 0
 
     def build() -> UnitOfWork:
+        nonlocal leaf_position
         uow = UnitOfWork()
         uow.add(statement)
         for extra in extra_statements:
             uow.add(extra)
+        leaf_position = uow.add(transparency.append_statement(leaf.kind, leaf.entity_id, leaf.entry))
         for event_type, subject, extra_top in events:
             event = event_statement(
                 event_type=event_type,
@@ -77,14 +95,33 @@ async def commit_entity(
         return uow
 
     try:
-        await commit_with_events(build, operation=operation)
+        results = await commit_with_events(build, operation=operation)
     except UniqueViolation as exc:
         if stored is not None and request_index in (None, exc.index):
             existing = await stored()
             if existing is not None:
-                return existing
+                return await with_transparency(leaf.kind, existing)
         raise
-    return None
+    return view | {"transparency": transparency.transparency_from(results[leaf_position])}
+
+
+ENTITY_ID_FIELD = {"contribution": "contribution_id", "evidence": "evidence_id", "vouch": "vouch_id"}
+
+
+async def with_transparency(kind: str, row: dict[str, Any], id_field: str | None = None) -> dict[str, Any]:
+    """The row with its ``transparency`` (``null`` only for rows written before the log existed)."""
+    return (await with_transparency_all(kind, [row], id_field))[0]
+
+
+async def with_transparency_all(
+    kind: str, rows: list[dict[str, Any]], id_field: str | None = None
+) -> list[dict[str, Any]]:
+    """Rows with their ``transparency``, located in one query for the whole page."""
+    field = id_field or ENTITY_ID_FIELD[kind]
+    if not rows:
+        return rows
+    found = await transparency.locate(kind, [row[field] for row in rows])
+    return [row | {"transparency": found.get(row[field])} for row in rows]
 
 
 # -- contributions ---------------------------------------------------------------
@@ -114,19 +151,25 @@ async def create_contribution(principal: Principal, data: Any) -> dict[str, Any]
     subject = {k: row[k] for k in (
         "contribution_id", "contribution_type", "description", "evidence_url", "metadata", "mode", "skill_ids", "title"
     )}  # fmt: skip
-    existing = await commit_entity(
+    return await commit_entity(
         repo.create_contribution_statement(row),
         [("contribution_created", subject, None)],
         principal=principal,
         created_at_ms=now,
         operation="contribution_create",
+        view=row,
+        leaf=LogLeaf("contribution", contribution_id, entries.contribution_entry(row)),
         stored=lambda: repo.contribution_by_request(principal.user_id, request_id),
         request_index="contribution_request",
     )
-    return existing or row
 
 
 async def get_contribution(contribution_id: str) -> dict[str, Any]:
+    return await with_transparency("contribution", await visible_contribution(contribution_id))
+
+
+async def visible_contribution(contribution_id: str) -> dict[str, Any]:
+    """The contribution if the current caller may see it (moderation), else 404."""
     contribution = await repo.get_contribution(contribution_id) if _is_id(contribution_id) else None
     if contribution is None or not await may_see(contribution["author_id"], contribution.get("moderation_status")):
         raise NotFound("contribution not found")
@@ -156,7 +199,8 @@ async def list_contributions(principal: Principal, params: Any) -> list[dict[str
             raise rules.fail("before", "before must be a contribution_id")
         before = (created_ms_of(params["before"]), params["before"])
     include_hidden = author_id == principal.user_id or principal.role in MODERATOR_ROLES
-    return await repo.list_contributions(author_id, limit, before, include_hidden=include_hidden)
+    rows = await repo.list_contributions(author_id, limit, before, include_hidden=include_hidden)
+    return await with_transparency_all("contribution", rows)
 
 
 def created_ms_of(entity_id: str) -> int:
@@ -198,19 +242,20 @@ async def create_vouch(principal: Principal, data: Any) -> dict[str, Any]:
     }
     subject = {k: row[k] for k in ("message", "skill_id", "vouchee_id", "weight_hint", "vouch_id")}
     try:
-        existing = await commit_entity(
+        return await commit_entity(
             repo.create_vouch_statement(row),
             [("vouch_submitted", subject, None)],
             principal=principal,
             created_at_ms=now,
             operation="vouch_create",
+            view=row,
+            leaf=LogLeaf("vouch", row["vouch_id"], entries.vouch_entry(row)),
             stored=lambda: repo.vouch_by_request(principal.user_id, request_id),
         )
     except UniqueViolation as exc:
         if exc.index == "vouch_pair":
             raise Conflict("you already vouched for this user for this skill") from exc
         raise
-    return existing or row
 
 
 async def list_vouches(principal: Principal, params: Any) -> list[dict[str, Any]]:
@@ -224,5 +269,7 @@ async def list_vouches(principal: Principal, params: Any) -> list[dict[str, Any]
         raise rules.fail("vouchee_id", "provide only one of vouchee_id or voucher_id")
     limit = clamp_limit(params.get("limit"))
     if vouchee_id:
-        return await repo.list_vouches("vouchee_id", vouchee_id, limit)
-    return await repo.list_vouches("voucher_id", voucher_id or principal.user_id, limit)
+        rows = await repo.list_vouches("vouchee_id", vouchee_id, limit)
+    else:
+        rows = await repo.list_vouches("voucher_id", voucher_id or principal.user_id, limit)
+    return await with_transparency_all("vouch", rows)

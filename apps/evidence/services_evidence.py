@@ -13,8 +13,17 @@ from apps.core.errors import Conflict, Forbidden, NotFound
 from apps.core.ids import is_entity_id, new_id, now_ms
 from apps.core.storage import get_storage
 from apps.evidence import rules
+from apps.evidence import transparency as entries
 from apps.evidence.repository import UPLOAD_NOT_VERIFIED
-from apps.evidence.services import commit_entity, may_see, repo, request_ids
+from apps.evidence.services import (
+    LogLeaf,
+    commit_entity,
+    may_see,
+    repo,
+    request_ids,
+    with_transparency,
+    with_transparency_all,
+)
 
 MEDIA_URL_TTL_S = 15 * 60
 # What a ``por_evidence`` webhook says of the file (05-webhooks.md, plus the C2PA summary of the Trust issue).
@@ -106,12 +115,14 @@ async def create_evidence(principal: Principal, data: Any) -> dict[str, Any]:
         events = []  # moderation: a rejected contribution emits no further events
     link = (repo.link_upload_statement(media["upload_id"], row["evidence_id"], now),) if media else ()
     try:
-        existing = await commit_entity(
+        return await commit_entity(
             repo.create_evidence_statement(row),
             events,
             principal=principal,
             created_at_ms=now,
             operation="evidence_create",
+            view=row,
+            leaf=LogLeaf("evidence", row["evidence_id"], entries.evidence_entry(row)),
             extra_statements=link,
             stored=lambda: repo.evidence_by_request(principal.user_id, request_id),
             request_index="evidence_request",
@@ -120,24 +131,24 @@ async def create_evidence(principal: Principal, data: Any) -> dict[str, Any]:
         if UPLOAD_NOT_VERIFIED in exc.message:
             raise Conflict("the upload is already linked to evidence") from exc
         raise
-    return existing or row
 
 
 async def get_evidence(evidence_id: str) -> dict[str, Any]:
     evidence = await repo.get_evidence(evidence_id) if is_entity_id(evidence_id) else None
     if evidence is None or not await may_see(evidence["actor_id"], evidence.get("moderation_status")):
         raise NotFound("evidence not found")
-    return evidence
+    return await with_transparency("evidence", evidence)
 
 
 async def list_evidence(contribution_id: str, params: Any) -> list[dict[str, Any]]:
-    from apps.evidence.services import clamp_limit, get_contribution, viewer_is_staff
+    from apps.evidence.services import clamp_limit, viewer_is_staff, visible_contribution
 
-    await get_contribution(contribution_id)
+    await visible_contribution(contribution_id)
     viewer = context.current().user_id
-    return await repo.list_evidence(
+    rows = await repo.list_evidence(
         contribution_id, clamp_limit(params.get("limit")), viewer_id=viewer, staff=await viewer_is_staff()
     )
+    return await with_transparency_all("evidence", rows)
 
 
 async def media_url(principal: Principal, evidence_id: str, *, evidence: dict[str, Any] | None = None) -> str:

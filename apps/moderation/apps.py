@@ -6,4 +6,6 @@ class ModerationConfig(AppConfig):
     label = "moderation"
 
     def ready(self) -> None:
-        from apps.moderation import jobs  # noqa: F401  (registers the auto-release job)
+        from apps.moderation import jobs, transparency  # noqa: F401  (importing jobs registers auto-release)
+
+        transparency.register()  # how the transparency audit rebuilds a decision's leaf from its ledger row

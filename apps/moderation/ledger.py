@@ -68,8 +68,12 @@ def stored_row(decision: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+NOT_HASHED = ("event_hash", "transparency")  # the hash itself, and where the log put it (known only after)
+
+
 def event_hash(decision: dict[str, Any]) -> str:
-    body = {k: v for k, v in decision.items() if k != "event_hash"}
+    """SHA-256 of the decision as the API shows it, without ``event_hash`` and its ``transparency`` reference."""
+    body = {k: v for k, v in decision.items() if k not in NOT_HASHED}
     return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
 
 

@@ -35,6 +35,15 @@ class ModerationRepository(Repository):
             operation="moderation_decisions",
         )
 
+    async def decisions_by_id(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Ledger rows by decision id, in one query (the transparency audit reads them in batches)."""
+        rows = await self._all(
+            "SELECT * OMIT id FROM array::map($ids, |$i| type::record('moderation_decision', $i));",
+            {"ids": ids},
+            operation="moderation_decisions_by_id",
+        )
+        return {row["decision_id"]: row for row in rows}
+
     async def decision_by_request(self, content_id: str, request_id: str) -> dict[str, Any] | None:
         return await self._one(
             "SELECT * OMIT id FROM moderation_decision WHERE content_id = $cid AND request_id = $rid LIMIT 1;",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from apps.moderation import rules
+from apps.transparency.serializers import log_reference_field
 
 CONTENT_ID = r"^[A-Za-z0-9_-]{1,128}$"
 
@@ -94,6 +95,7 @@ class DecisionSerializer(serializers.Serializer):
     violations = ViolationSerializer(many=True)
     prev_hash = serializers.CharField(allow_null=True)
     event_hash = serializers.CharField()
+    transparency = log_reference_field()
 
 
 class ScheduleSerializer(serializers.Serializer):

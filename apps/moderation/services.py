@@ -23,8 +23,10 @@ from apps.core.db import Thrown, UniqueViolation, UnitOfWork
 from apps.core.errors import Conflict, Forbidden, NotFound
 from apps.core.ids import new_id, new_request_id, now_ms
 from apps.moderation import ledger, rules
+from apps.moderation import transparency as log_entries
 from apps.moderation.entities import Entity, load_entity, status_statements
 from apps.moderation.repository import STALE, ModerationRepository
+from apps.transparency import services as transparency
 
 log = logging.getLogger(__name__)
 
@@ -121,11 +123,18 @@ async def view_for(principal: Principal, content_id: str) -> dict[str, Any]:
     if state is None:
         raise NotFound("this content was never moderated")
     if principal.role in MODERATOR_ROLES:
-        decisions = [ledger.decision_view(r) for r in await repo().decisions(content_id)]
+        decisions = await decision_views(await repo().decisions(content_id))
         return {"Moderator": state_view(state) | {"decisions": decisions}}
     if principal.user_id == state["author_id"]:
         return {"Author": author_view(state)}
     return {"Public": public_view(state)}
+
+
+async def decision_views(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Ledger rows in the API's decision shape, each with its ``transparency`` (one lookup for all)."""
+    views = [ledger.decision_view(row) for row in rows]
+    found = await transparency.locate("moderation_decision", [view["decision_id"] for view in views])
+    return [view | {"transparency": found.get(view["decision_id"])} for view in views]
 
 
 # -- decisions -------------------------------------------------------------------
@@ -168,7 +177,7 @@ async def decide(
             raise StaleDecision()
         decision, new_state, uow = _plan(actor, inp, state, entity, rid, cid)
         try:
-            await uow.commit(operation="moderation_decide")
+            results = await uow.commit(operation="moderation_decide")
         except Thrown as exc:
             if STALE not in exc.message:
                 raise
@@ -183,6 +192,7 @@ async def decide(
             if exc.index == "moderation_decision_chain" and attempt < MAX_ATTEMPTS:
                 continue
             raise
+        decision["transparency"] = transparency.transparency_from(results[-1])  # the leaf is the unit's last part
         await _after_commit(entity, state, new_state)
         log.info(
             "moderation decision",
@@ -260,6 +270,12 @@ def _plan(
             },
         )
     )
+    # The transparency-log leaf goes last: ``decide`` reads its log index from the unit's last result.
+    uow.add(
+        transparency.append_statement(
+            "moderation_decision", decision["decision_id"], log_entries.decision_entry(decision)
+        )
+    )
     return decision, new_state, uow
 
 
@@ -324,7 +340,7 @@ def _result(state: dict[str, Any], decision: dict[str, Any]) -> dict[str, Any]:
 
 async def _result_of(stored: dict[str, Any]) -> dict[str, Any]:
     """The answer for an already-recorded decision (a retry with the same request id)."""
-    decision = ledger.decision_view(stored)
+    decision = (await decision_views([stored]))[0]
     state = await repo().get_state(stored["content_id"])
     return _result(state or {}, decision)
 
