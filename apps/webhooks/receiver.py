@@ -3,7 +3,8 @@
 Verifies ``X-GR-Signature`` in constant time (401 otherwise), dedupes by
 ``event_id``, can fail a share of requests on purpose (``fail_rate`` with
 ``fail_status``) and answers ``{processed, results}``. It counts what it saw,
-so the benchmark can check delivery (``GET /stats``).
+so the benchmark can check delivery (``GET /stats``). ``transparency_checkpoint`` events go to its
+checkpoint witness (``apps/webhooks/witness.py``), as they would at the reputation engine.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from dataclasses import dataclass, field
 
 from apps.webhooks import httpserver, signing
 from apps.webhooks.httpserver import Request, Response
+from apps.webhooks.witness import EVENT_TYPE as CHECKPOINT_EVENT
+from apps.webhooks.witness import CheckpointWitness
 
 log = logging.getLogger("gotong.markov_receiver")
 
@@ -30,6 +33,7 @@ class MarkovReceiver:
     failed: int = 0
     bad_signatures: int = 0
     requests: int = 0
+    witness: CheckpointWitness = field(default_factory=CheckpointWitness)
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
@@ -42,6 +46,7 @@ class MarkovReceiver:
             "duplicates": sum(n - 1 for n in self.seen.values()),
             "failed_on_purpose": self.failed,
             "bad_signatures": self.bad_signatures,
+            **self.witness.stats(),
         }
 
     async def handle(self, request: Request) -> Response:
@@ -67,6 +72,8 @@ class MarkovReceiver:
         duplicate = event_id in self.seen
         self.seen[event_id] += 1
         result = {"event_id": event_id, "status": "duplicate" if duplicate else "processed"}
+        if payload.get("event_type") == CHECKPOINT_EVENT and not duplicate:
+            result["witness"] = await self.witness.observe(payload.get("subject"))
         log.info("webhook %s %s %s", event_id, payload.get("event_type"), result["status"])
         body = {"processed": 0 if duplicate else 1, "results": [result]}
         return Response(200, json.dumps(body).encode())

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from apps.webhooks.receiver import MarkovReceiver, start
+from apps.webhooks.witness import CheckpointWitness, http_consistency_fetcher
 
 
 class Command(BaseCommand):
@@ -21,10 +22,31 @@ class Command(BaseCommand):
         parser.add_argument("--fail-rate", type=float, default=0.0, help="share of requests to fail (0..1)")
         parser.add_argument("--status", type=int, default=503, help="status code of the failures")
         parser.add_argument("--seed", type=int, default=None, help="random seed of the failures")
+        parser.add_argument(
+            "--transparency-key",
+            default=None,
+            help="the log's verifier key (<name>+<8 hex>+<base64>) to check checkpoints with; default: the key of "
+            "the first checkpoint received (trust on first use)",
+        )
+        parser.add_argument(
+            "--transparency-url",
+            default=None,
+            help="base URL of the app: fetch a consistency proof for every new checkpoint and verify it",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        witness = CheckpointWitness(
+            pinned_key=options["transparency_key"],
+            fetch_consistency=http_consistency_fetcher(options["transparency_url"])
+            if options["transparency_url"]
+            else None,
+        )
         receiver = MarkovReceiver(
-            settings.CONFIG.webhook_secret, options["fail_rate"], options["status"], seed=options["seed"]
+            settings.CONFIG.webhook_secret,
+            options["fail_rate"],
+            options["status"],
+            seed=options["seed"],
+            witness=witness,
         )
         asyncio.run(self._serve(receiver, options["host"], options["port"]))
         self.stdout.write(f"stopped; {receiver.stats()}")
