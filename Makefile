@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PORT ?= 8000
 
-.PHONY: run demo test lint format deps deps-dev system-deps migrate clean bench release-gates
+.PHONY: run demo test lint format deps deps-dev system-deps migrate clean bench bench-transparency release-gates
 
 $(VENV)/.deps-base: requirements/base.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -47,6 +47,10 @@ format: deps-dev
 ## Chat benchmark, targets 1-4 and 7 of 08-performance.md (BENCH_ARGS=--quick for a smoke run).
 bench: deps-dev
 	$(PY) bench/chat_bench.py $(BENCH_ARGS)
+
+## Transparency-log benchmark, issue 10 point 8 (BENCH_ARGS=--quick: 1,000/10,000 leaves, a smoke run).
+bench-transparency: deps-dev
+	$(PY) bench/transparency_bench.py $(BENCH_ARGS)
 
 migrate: deps
 	$(PY) manage.py surreal_migrate
