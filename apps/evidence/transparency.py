@@ -14,29 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 from typing import Any
 
-CONTRIBUTION_RECORDED = (
-    "contribution_id", "author_id", "author_username", "mode", "contribution_type", "title", "description",
-    "evidence_url", "skill_ids", "metadata", "request_id", "correlation_id", "created_at_ms",
-)  # fmt: skip
-EVIDENCE_RECORDED = (
-    "evidence_id", "contribution_id", "actor_id", "actor_username", "evidence_type", "evidence_data", "proof",
-    "media", "warnings", "request_id", "correlation_id", "created_at_ms",
-)  # fmt: skip
-VOUCH_RECORDED = (
-    "vouch_id", "voucher_id", "voucher_username", "vouchee_id", "skill_id", "weight_hint", "message", "request_id",
-    "correlation_id", "created_at_ms",
-)  # fmt: skip
+from apps.transparency import verifier
+
+# The recorded fields and their digest are defined once, in the standalone verifier members run themselves.
+CONTRIBUTION_RECORDED = verifier.RECORDED_FIELDS["contribution"]
+EVIDENCE_RECORDED = verifier.RECORDED_FIELDS["evidence"]
+VOUCH_RECORDED = verifier.RECORDED_FIELDS["vouch"]
 MEDIA_FIELDS = ("sha256", "size_bytes", "mime_type", "content_credentials")
-
-
-def content_sha256(record: dict[str, Any], fields: tuple[str, ...]) -> str:
-    """Hex SHA-256 of the canonical JSON (sorted keys, compact, UTF-8) of the record's recorded fields."""
-    recorded = {name: record.get(name) for name in fields}
-    text = json.dumps(recorded, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def contribution_entry(row: dict[str, Any]) -> dict[str, Any]:
@@ -47,7 +33,7 @@ def contribution_entry(row: dict[str, Any]) -> dict[str, Any]:
         "contribution_type": row["contribution_type"],
         "mode": row["mode"],
         "created_at_ms": row["created_at_ms"],
-        "content_sha256": content_sha256(row, CONTRIBUTION_RECORDED),
+        "content_sha256": verifier.record_digest("contribution", row),
     }
 
 
@@ -60,7 +46,7 @@ def evidence_entry(row: dict[str, Any]) -> dict[str, Any]:
         "author_id": row["actor_id"],
         "evidence_type": row["evidence_type"],
         "created_at_ms": row["created_at_ms"],
-        "content_sha256": content_sha256(row, EVIDENCE_RECORDED),
+        "content_sha256": verifier.record_digest("evidence", row),
         "media": None if media is None else {name: media.get(name) for name in MEDIA_FIELDS},
     }
 
@@ -74,7 +60,7 @@ def vouch_entry(row: dict[str, Any]) -> dict[str, Any]:
         "skill_id": row.get("skill_id"),
         "weight_hint": row.get("weight_hint"),
         "created_at_ms": row["created_at_ms"],
-        "content_sha256": content_sha256(row, VOUCH_RECORDED),
+        "content_sha256": verifier.record_digest("vouch", row),
     }
 
 

@@ -1,18 +1,18 @@
 """The hash-chained decision ledger: how a decision is hashed and how a chain is verified.
 
-``event_hash`` = SHA-256 of the canonical JSON (the outbox's ``canonical_json``:
-sorted keys, compact) of the decision *without* ``event_hash``; ``prev_hash`` is
+``event_hash`` = SHA-256 of the canonical JSON (sorted keys, compact; ``verifier.decision_event_hash``)
+of the decision *without* ``event_hash``; ``prev_hash`` is
 the previous decision's ``event_hash`` for the same content item. Any edit of a
 stored row, or a removed/inserted row, breaks the chain at that point.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
 
+from apps.transparency import verifier
 from apps.webhooks.outbox import canonical_json
 
 DECISION_FIELDS = (
@@ -68,13 +68,12 @@ def stored_row(decision: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-NOT_HASHED = ("event_hash", "transparency")  # the hash itself, and where the log put it (known only after)
-
-
 def event_hash(decision: dict[str, Any]) -> str:
-    """SHA-256 of the decision as the API shows it, without ``event_hash`` and its ``transparency`` reference."""
-    body = {k: v for k, v in decision.items() if k not in NOT_HASHED}
-    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+    """SHA-256 of the decision as the API shows it, without ``event_hash`` and its ``transparency`` reference.
+
+    Defined once, in the standalone verifier, so a member checks a decision with the very same function.
+    """
+    return verifier.decision_event_hash(decision)
 
 
 @dataclass(frozen=True)

@@ -550,6 +550,63 @@ def check_file(path: str | Path, entry: dict) -> None:
         raise VerificationError(f"file SHA-256 {digest.hexdigest()} is not the recorded {want_hash}")
 
 
+# What a record's ``content_sha256`` covers: every field of the record as the API returns it, except those that may
+# change later (``moderation_status``, ``transparency`` and a contribution's ``updated_at_ms``). The server builds its
+# entries from these same tuples (apps/evidence/transparency.py), so there is one definition.
+RECORDED_FIELDS: dict[str, tuple[str, ...]] = {
+    "contribution": (
+        "contribution_id", "author_id", "author_username", "mode", "contribution_type", "title", "description",
+        "evidence_url", "skill_ids", "metadata", "request_id", "correlation_id", "created_at_ms",
+    ),
+    "evidence": (
+        "evidence_id", "contribution_id", "actor_id", "actor_username", "evidence_type", "evidence_data", "proof",
+        "media", "warnings", "request_id", "correlation_id", "created_at_ms",
+    ),
+    "vouch": (
+        "vouch_id", "voucher_id", "voucher_username", "vouchee_id", "skill_id", "weight_hint", "message",
+        "request_id", "correlation_id", "created_at_ms",
+    ),
+}  # fmt: skip
+RECORD_ID_FIELD = {"contribution": "contribution_id", "evidence": "evidence_id", "vouch": "vouch_id"}
+DECISION_NOT_HASHED = ("event_hash", "transparency")  # a decision's event_hash covers everything else
+
+
+def record_digest(kind: str, record: dict) -> str:
+    """Hex SHA-256 of the canonical JSON of the record's recorded fields (an entry's ``content_sha256``)."""
+    recorded = {name: record.get(name) for name in RECORDED_FIELDS[kind]}
+    return hashlib.sha256(canonical_json(recorded).encode("utf-8")).hexdigest()
+
+
+def decision_event_hash(decision: dict) -> str:
+    """Hex SHA-256 of the canonical JSON of a moderation decision (API shape) without ``event_hash``."""
+    body = {name: value for name, value in decision.items() if name not in DECISION_NOT_HASHED}
+    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+
+
+def check_record(entry: dict, record: dict) -> None:
+    """The record (as the API returned it) is exactly the one the entry committed to."""
+    if not isinstance(entry, dict) or not isinstance(record, dict):
+        raise VerificationError("entry and record must be JSON objects")
+    kind = entry.get("kind")
+    try:
+        if kind in RECORDED_FIELDS:
+            id_field = RECORD_ID_FIELD[kind]
+            if record.get(id_field) != entry.get(id_field):
+                raise VerificationError(f"the record's {id_field} is not the entry's")
+            if record_digest(kind, record) != entry.get("content_sha256"):
+                raise VerificationError(f"the {kind} differs from what the log recorded (content_sha256)")
+            return
+        if kind == "moderation_decision":
+            if record.get("decision_id") != entry.get("decision_id"):
+                raise VerificationError("the record's decision_id is not the entry's")
+            if decision_event_hash(record) != entry.get("event_hash"):
+                raise VerificationError("the decision differs from what the log recorded (event_hash)")
+            return
+    except (ValueError, TypeError):
+        raise VerificationError("the record cannot be written as canonical JSON") from None
+    raise VerificationError(f"entries of kind {kind!r} describe no record")
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Command line
 # --------------------------------------------------------------------------------------------------------------
@@ -618,6 +675,7 @@ def _check_inclusion(
     proof_doc: dict,
     file: str | None,
     origin: str | None,
+    record: dict | None = None,
 ) -> tuple[Checkpoint, int]:
     """Every check of one entry against one checkpoint; returns the checkpoint and the entry's index."""
     checkpoint = verify_checkpoint(checkpoint_note, verifier, origin)
@@ -644,7 +702,16 @@ def _check_inclusion(
     verify_inclusion(computed, index, checkpoint.tree_size, _json_path(proof_doc, "proof"), checkpoint.root_hash)
     if file is not None:
         check_file(file, entry)
+    if record is not None:
+        check_record(entry, record)
     return checkpoint, index
+
+
+def _record_of(args: argparse.Namespace) -> dict | None:
+    """The ``--record`` file (a record as the API returned it), if given."""
+    if not getattr(args, "record", None):
+        return None
+    return _parse_json_object(_read_bytes(args.record, "record file"), "record file")
 
 
 def _cmd_inclusion(args: argparse.Namespace) -> str:
@@ -656,14 +723,17 @@ def _cmd_inclusion(args: argparse.Namespace) -> str:
         _parse_json_object(_read_bytes(args.proof, "proof file"), "proof file"),
         args.file,
         args.origin,
+        _record_of(args),
     )
-    return _inclusion_ok(checkpoint, index, args.file, pinned=True)
+    return _inclusion_ok(checkpoint, index, args, pinned=True)
 
 
-def _inclusion_ok(checkpoint: Checkpoint, index: int, file: str | None, *, pinned: bool) -> str:
+def _inclusion_ok(checkpoint: Checkpoint, index: int, args: argparse.Namespace, *, pinned: bool) -> str:
     what = f"entry {index} is in {checkpoint.origin} at tree size {checkpoint.tree_size}"
-    if file is not None:
-        what += f"; file {file} matches the recorded SHA-256 and size"
+    if args.file is not None:
+        what += f"; file {args.file} matches the recorded SHA-256 and size"
+    if getattr(args, "record", None):
+        what += f"; record {args.record} is exactly what was recorded"
     if not pinned:
         what += " (key fetched from the server, not pinned: pass --key for a trustless check)"
     return what
@@ -731,10 +801,12 @@ def _cmd_fetch(args: argparse.Namespace) -> str:
         _http_get(base, "/v1/transparency/proofs/inclusion", {"index": args.index, "tree_size": checkpoint.tree_size}),
         "proof answer",
     )
-    checkpoint, index = _check_inclusion(verifier, checkpoint_note, entry_doc, proof_doc, args.file, args.origin)
+    checkpoint, index = _check_inclusion(
+        verifier, checkpoint_note, entry_doc, proof_doc, args.file, args.origin, _record_of(args)
+    )
     if index != args.index:
         raise VerificationError(f"the server answered entry {index} for index {args.index}")
-    return _inclusion_ok(checkpoint, index, args.file, pinned=pinned)
+    return _inclusion_ok(checkpoint, index, args, pinned=pinned)
 
 
 class _ArgumentParser(argparse.ArgumentParser):
@@ -760,6 +832,8 @@ def build_parser() -> argparse.ArgumentParser:
     key_help = "file with the log's verifier key (<name>+<8 hex>+<base64>), obtained once and kept: pinning it is "
     key_help += "what makes the check independent of the server"
     origin_help = "expected checkpoint origin (default: accept the origin the key signed)"
+    record_help = "the record as the API returned it (a contribution, evidence, vouch or decision JSON): it must be "
+    record_help += "exactly what the entry committed to"
 
     inc = sub.add_parser("inclusion", help="an entry (and optionally its file) is in a signed checkpoint")
     inc.add_argument("--key", required=True, help=key_help)
@@ -769,6 +843,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--proof", required=True, help="proof JSON (GET /v1/transparency/proofs/inclusion?index=&tree_size=)"
     )
     inc.add_argument("--file", help="the evidence file: its SHA-256 and size must equal the entry's media")
+    inc.add_argument("--record", help=record_help)
     inc.add_argument("--origin", help=origin_help)
     inc.set_defaults(run=_cmd_inclusion)
 
@@ -792,6 +867,7 @@ def build_parser() -> argparse.ArgumentParser:
     fet.add_argument("--url", required=True, help="base URL of the server, e.g. https://example.org")
     fet.add_argument("--index", required=True, type=_non_negative, help="log index of the entry")
     fet.add_argument("--file", help="the evidence file: its SHA-256 and size must equal the entry's media")
+    fet.add_argument("--record", help=record_help)
     fet.add_argument("--key", help=key_help + "; without it the key is fetched from the server (not trustless)")
     fet.add_argument("--origin", help=origin_help)
     fet.set_defaults(run=_cmd_fetch)

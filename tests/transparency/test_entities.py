@@ -59,6 +59,12 @@ def check_record(user: User, kind: str, record: dict[str, Any], id_field: str) -
     assert entry["kind"] == kind
     assert entry[id_field] == record[id_field]
     assert entry["content_sha256"] == canonical_sha256(record, RECORDED[kind])
+    # What a member runs: the record they hold is exactly what the log recorded; any change is caught.
+    verifier.check_record(entry, record)
+    for field in RECORDED[kind]:
+        changed = record | {field: "something else"}
+        with pytest.raises(verifier.VerificationError):
+            verifier.check_record(entry, changed)
     return entry
 
 
@@ -194,6 +200,9 @@ def test_a_moderation_decision_appends_a_leaf_with_its_event_hash(make_user):  #
     assert entry["prev_hash"] is None
     assert entry["chain_seq"] == 1
     assert "reasoning" not in entry
+    verifier.check_record(entry, decision)
+    with pytest.raises(verifier.VerificationError, match="event_hash"):
+        verifier.check_record(entry, decision | {"reasoning": "rewritten"})
     view = moderator.get(f"/v1/moderations/{contribution['contribution_id']}").json()["Moderator"]
     assert view["decisions"][0]["transparency"] == decision["transparency"]
     # A refused decision (bad input) appends nothing.
@@ -216,3 +225,26 @@ def test_the_contribution_page_links_each_record_to_its_log_entry(ana):
     for record in (contribution, evidence):
         index = record["transparency"]["log_index"]
         assert f'href="/v1/transparency/entries/{index}"' in page
+
+
+def test_the_standalone_verifier_checks_a_record_against_its_entry(ana, tmp_path):
+    """``verifier.py inclusion --record``: the record a member holds, its entry, a proof and a signed checkpoint."""
+    from apps.transparency import services
+
+    contribution = ana.contribution()
+    run_sync(services.integrate)
+    index = contribution["transparency"]["log_index"]
+    files = {
+        "key.txt": ana.client.get("/v1/transparency/public-key").content,
+        "checkpoint.txt": ana.client.get("/v1/transparency/checkpoint").content,
+        "entry.json": ana.client.get(f"/v1/transparency/entries/{index}").content,
+        "proof.json": ana.client.get("/v1/transparency/proofs/inclusion", {"index": index, "tree_size": 1}).content,
+        "record.json": json.dumps(contribution).encode(),
+        "forged.json": json.dumps(contribution | {"title": "Something else"}).encode(),
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    args = ["inclusion", "--key", str(tmp_path / "key.txt"), "--checkpoint", str(tmp_path / "checkpoint.txt"),
+            "--entry", str(tmp_path / "entry.json"), "--proof", str(tmp_path / "proof.json")]  # fmt: skip
+    assert verifier.main([*args, "--record", str(tmp_path / "record.json")]) == 0
+    assert verifier.main([*args, "--record", str(tmp_path / "forged.json")]) == 1
