@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from apps.accounts.domain import ROLES, role_rank
 from apps.accounts.repository import AccountsRepository
-from apps.core.errors import Forbidden
+from apps.core.db import Statement
+from apps.core.errors import Conflict, Forbidden
 
 ADMIN_RANK = role_rank("admin")
 
@@ -95,3 +96,19 @@ async def current_role(actor_id: str) -> str:
     if row is None or not row.get("enabled", False):
         raise _refuse("not allowed: the acting account is unknown or disabled", "actor_unknown")
     return row["role"]
+
+
+def role_guards(actor_id: str, actor_role: str, target_id: str | None, target_role: str | None) -> list[Statement]:
+    """Statements for the write's unit of work that hold both roles as the rule saw them (``ROLE_CHANGED``)."""
+    repo = AccountsRepository()
+    guards = []
+    if actor_role != "system":  # the operator and the worker act as "system", which has no user record
+        guards.append(repo.expect_role_statement(actor_id, actor_role))
+    if target_id is not None and target_role is not None:
+        guards.append(repo.expect_role_statement(target_id, target_role))
+    return guards
+
+
+def role_changed() -> Conflict:
+    """The answer when a guard fired (409): the rule must be asked again with the new roles."""
+    return Conflict("an account's role changed while this was being done; retry", details={"reason": "role_changed"})

@@ -15,6 +15,9 @@ _USER_FIELDS = (
     "user_id, username, email, password, community_id, role, enabled, created_at_ms, updated_at_ms, last_login_ms"
 )
 
+# THROWn by ``expect_role_statement`` when a role changed between the role rule's check and the commit.
+ROLE_CHANGED = "account_role_changed"
+
 # Index name → API field, for 409 ``details.field``.
 UNIQUE_FIELDS = {"user_email": "email", "user_username_lower": "username"}
 
@@ -37,6 +40,17 @@ class AccountsRepository(Repository):
     def create_user_statement(self, row: dict[str, Any]) -> Statement:
         return Statement(
             "CREATE type::record('user', $id) CONTENT $row RETURN NONE;", {"id": row["user_id"], "row": row}
+        )
+
+    def expect_role_statement(self, user_id: str, role: str) -> Statement:
+        """Guard for a unit of work: THROW (rolling it back) unless the account still has ``role``.
+
+        The role rule is checked before a transaction is planned; this closes the window between that
+        check and the commit (a promotion or demotion committed in between refuses the write).
+        """
+        return Statement(
+            f"IF type::record('user', $uid).role != $role {{ THROW '{ROLE_CHANGED}' }};",
+            {"uid": user_id, "role": role},
         )
 
     def update_user_statement(self, user_id: str, changes: dict[str, Any]) -> Statement:

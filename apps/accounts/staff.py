@@ -6,11 +6,17 @@ import logging
 from dataclasses import dataclass
 
 from apps.accounts.domain import ADMIN_ROLES, ROLES
-from apps.accounts.policy import current_role, ensure_may_change_roles, ensure_may_manage
-from apps.accounts.repository import AccountsRepository
+from apps.accounts.policy import (
+    current_role,
+    ensure_may_change_roles,
+    ensure_may_manage,
+    role_changed,
+    role_guards,
+)
+from apps.accounts.repository import ROLE_CHANGED, AccountsRepository
 from apps.accounts.services import conflict_from, hash_password, new_user_row
 from apps.core.audit import AuditRepository
-from apps.core.db import UniqueViolation, UnitOfWork
+from apps.core.db import Thrown, UniqueViolation, UnitOfWork
 from apps.core.errors import NotFound, ValidationFailed
 from apps.core.ids import now_ms
 
@@ -68,13 +74,20 @@ async def ensure_admin(
         return AdminResult(user_id, "unchanged")
     before = {"role": existing["role"], "enabled": existing["enabled"]}
     after = {"role": "admin", "enabled": True}
+    for guard in role_guards(actor_id, "system", user_id, existing["role"]):
+        uow.add(guard)
     uow.add(repo.update_user_statement(user_id, {**after, "updated_at_ms": now_ms()}))
     uow.add(
         AuditRepository().statement(
             actor_id=actor_id, action="user.promote_admin", target=f"user:{user_id}", before=before, after=after
         )
     )
-    await uow.commit(operation="createadmin")
+    try:
+        await uow.commit(operation="createadmin")
+    except Thrown as exc:
+        if ROLE_CHANGED in exc.message:
+            raise role_changed() from exc
+        raise
     log.info("user promoted to admin", extra={"target_user_id": user_id})
     return AdminResult(user_id, "promoted")
 
@@ -97,6 +110,8 @@ async def set_role(*, actor_id: str, user_id: str, role: str) -> dict:
     if existing["role"] == role:
         return existing
     uow = UnitOfWork()
+    for guard in role_guards(actor_id, actor_role, user_id, existing["role"]):
+        uow.add(guard)
     uow.add(repo.update_user_statement(user_id, {"role": role, "updated_at_ms": now_ms()}))
     uow.add(
         AuditRepository().statement(
@@ -107,6 +122,11 @@ async def set_role(*, actor_id: str, user_id: str, role: str) -> dict:
             after={"role": role},
         )
     )
-    await uow.commit(operation="user_set_role")
+    try:
+        await uow.commit(operation="user_set_role")
+    except Thrown as exc:
+        if ROLE_CHANGED in exc.message:
+            raise role_changed() from exc
+        raise
     log.info("user role changed", extra={"target_user_id": user_id, "role": role})
     return existing | {"role": role}

@@ -17,6 +17,7 @@ from typing import Any
 from django.conf import settings
 
 from apps.accounts.domain import MODERATOR_ROLES, Principal
+from apps.accounts.repository import ROLE_CHANGED
 from apps.core import context
 from apps.core.audit import AuditRepository
 from apps.core.db import Thrown, UniqueViolation, UnitOfWork
@@ -179,6 +180,10 @@ async def decide(
         try:
             results = await uow.commit(operation="moderation_decide")
         except Thrown as exc:
+            if ROLE_CHANGED in exc.message:
+                from apps.accounts import policy
+
+                raise policy.role_changed() from exc
             if STALE not in exc.message:
                 raise
             if expected_last_decision_id is not None:
@@ -255,6 +260,11 @@ def _plan(
     uow.add(r.decision_statement(ledger.stored_row(decision), new_state))
     for statement in status_statements(inp.content_type, inp.content_id, inp, now):
         uow.add(statement)
+    if inp.content_type == "user" and entity is not None and entity.row:
+        from apps.accounts import policy  # the roles the rule was checked with must still hold at commit
+
+        for guard in policy.role_guards(actor.user_id, actor.role, inp.content_id, entity.row["role"]):
+            uow.add(guard)
     if actor.role != "system":
         uow.add(r.resolve_reports_statement(inp.content_id, decision["decision_id"]))
     uow.add(

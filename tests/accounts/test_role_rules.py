@@ -351,3 +351,49 @@ def test_community_reports_on_a_system_account_are_recorded_without_a_hold(make_
     assert counts() == before  # no decision, no state, no audit row
     open_reports = make_user("mia", role="moderator").get("/v1/reports", status="open").json()["reports"]
     assert len(open_reports) == len(reporters)
+
+
+# -- a role that changes between the rule's check and the commit ----------------------------------------
+
+
+def test_a_promotion_committed_after_the_check_refuses_the_block(make_user, monkeypatch):
+    """The rule saw a plain user; the account was promoted to admin before the decision committed."""
+    from apps.moderation import services as moderation
+
+    moderator = make_user("mod_race", "moderator")
+    target = make_user("target_race")
+    real_load = moderation.load_entity
+
+    async def load_then_promote(kind: str, content_id: str):
+        entity = await real_load(kind, content_id)
+        await AccountsRepository().set_user_fields(content_id, {"role": "admin"})  # lands after the read
+        return entity
+
+    monkeypatch.setattr(moderation, "load_entity", load_then_promote)
+    before = counts()
+    response = moderator.post("/v1/moderations", decision(target.user_id, "user"))
+    assert response.status_code == 409, response.content
+    assert response.json()["error"]["details"]["reason"] == "role_changed"
+    assert counts() == before
+    assert user_row(target.user_id)["enabled"] is True
+    assert target.get("/v1/auth/me").status_code == 200
+
+
+def test_a_promotion_committed_after_the_check_refuses_the_role_change(make_user, monkeypatch):
+    admin = make_user("adm_race", "admin")
+    target = make_user("mod_target", "moderator")
+
+    class PromotedMeanwhile(AccountsRepository):
+        async def get_user(self, user_id: str):
+            row = await super().get_user(user_id)
+            if user_id == target.user_id:
+                await self.set_user_fields(user_id, {"role": "admin"})
+            return row
+
+    monkeypatch.setattr(staff, "AccountsRepository", PromotedMeanwhile)
+    before = counts()
+    with pytest.raises(Exception) as caught:
+        run_sync(staff.set_role, actor_id=admin.user_id, user_id=target.user_id, role="user")
+    assert getattr(caught.value, "details", {}).get("reason") == "role_changed"
+    assert counts() == before
+    assert user_row(target.user_id)["role"] == "admin"
