@@ -14,6 +14,9 @@ from apps.core.ratelimit import client_ip
 from apps.core.views import allow_methods
 
 HOME = "/threads"  # the chat thread list
+# The only sign-in refusal a page shows (also the admin login's): unknown email, wrong password and a
+# disabled account look the same.
+WRONG_CREDENTIALS = "Wrong email or password."
 
 
 def _signed_in(issued: IssuedTokens) -> HttpResponse:
@@ -60,11 +63,9 @@ async def signin(request: HttpRequest) -> HttpResponse:
             issued = await services.signin(
                 form.cleaned_data["email"], form.cleaned_data["password"], ip=client_ip(request)
             )
-        except Unauthorized as exc:
-            message = (
-                "Wrong email or password." if exc.message == services.BAD_CREDENTIALS else "This account is disabled."
-            )
-            form.add_error(None, message)
+        except Unauthorized:
+            # One message for every refusal: saying "disabled" would confirm the password (issue 12).
+            form.add_error(None, WRONG_CREDENTIALS)
         except RateLimited as exc:
             form.add_error(None, f"Too many attempts; try again in {exc.retry_after_s} s.")
         else:

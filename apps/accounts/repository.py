@@ -74,7 +74,8 @@ class AccountsRepository(Repository):
         """The user record and its token family in ONE query (every authenticated request)."""
         results = await self.db.query(
             f"RETURN {{user: (SELECT {_USER_FIELDS} FROM ONLY type::record('user', $uid)), "
-            "family: (SELECT user_id, current_refresh_jti, revoked, expires_at_ms "
+            "family: (SELECT user_id, current_refresh_jti, previous_refresh_jti, rotated_at_ms, revoked, "
+            "revoked_reason, expires_at_ms "
             "FROM ONLY type::record('auth_family', $fid))};",
             {"uid": user_id, "fid": family_id},
             operation="auth_state",
@@ -84,10 +85,16 @@ class AccountsRepository(Repository):
         return {"user": state.get("user") or None, "family": state.get("family") or None}
 
     async def rotate_family(self, family_id: str, old_jti: str, new_jti: str, now_ms: int, expires_at_ms: int) -> bool:
-        """Swap the current refresh jti only if it is still ``old_jti``: of two concurrent refreshes one wins."""
+        """Swap the current refresh jti only if it is still ``old_jti``: of two concurrent refreshes one wins.
+
+        The same conditional statement records the replaced jti and the rotation time (``now_ms``, which
+        is also the new pair's issue time): what a loser of the race needs to re-derive the winner's pair
+        inside the grace window. One statement, so no reader sees the swap without them.
+        """
         row = await self._write_one(
-            "UPDATE type::record('auth_family', $fid) SET current_refresh_jti = $new, updated_at_ms = $now, "
-            "expires_at_ms = $exp WHERE current_refresh_jti = $old AND revoked = false RETURN AFTER;",
+            "UPDATE type::record('auth_family', $fid) SET current_refresh_jti = $new, previous_refresh_jti = $old, "
+            "rotated_at_ms = $now, updated_at_ms = $now, expires_at_ms = $exp "
+            "WHERE current_refresh_jti = $old AND revoked = false RETURN AFTER;",
             {"fid": family_id, "old": old_jti, "new": new_jti, "now": now_ms, "exp": expires_at_ms},
             operation="family_rotate",
         )

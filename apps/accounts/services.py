@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NoReturn
+from uuid import uuid4
 
 from django.contrib.auth.hashers import check_password, make_password
 
@@ -27,8 +29,18 @@ from apps.core.ratelimit import limiter
 log = logging.getLogger(__name__)
 
 BAD_CREDENTIALS = "invalid email or password"
+# For tokens of an existing sign-in only. Sign-in never says "disabled": that would confirm the password.
 DISABLED = "account disabled"
 REVOKED = "token revoked"
+
+# Two page loads racing after the access cookie expired both present the same refresh token. Within
+# this window after a rotation, the token it replaced gets the SAME new pair back (re-derived from the
+# family row) instead of revoking the sign-in; later, presenting it is reuse and revokes the family.
+# Kept short: it is also how long a stolen, already-rotated token stays useful to a thief.
+REFRESH_GRACE_MS = 10_000
+
+# Time source of the refresh rules (epoch ms). Tests replace it to step past the grace window.
+clock: Callable[[], int] = now_ms
 
 
 @dataclass(frozen=True)
@@ -83,10 +95,18 @@ def conflict_from(exc: UniqueViolation) -> Conflict:
     return Conflict(f"{field} already taken", details={"field": field})
 
 
-def _issue(user: dict[str, Any] | User, family_id: str) -> tuple[IssuedTokens, str]:
+def _issue(
+    user: dict[str, Any] | User, family_id: str, *, refresh_jti: str | None = None, issued_at_ms: int | None = None
+) -> tuple[IssuedTokens, str]:
+    """A pair for ``user``; with ``refresh_jti`` and ``issued_at_ms`` given it is the exact pair issued before."""
     get = user.get if isinstance(user, dict) else lambda k: getattr(user, k)
     access, refresh = tokens.issue_pair(
-        user_id=get("user_id"), username=get("username"), role=get("role"), family_id=family_id
+        user_id=get("user_id"),
+        username=get("username"),
+        role=get("role"),
+        family_id=family_id,
+        refresh_jti=refresh_jti or uuid4().hex,
+        issued_at_ms=now_ms() if issued_at_ms is None else issued_at_ms,
     )
     issued = IssuedTokens(
         access_token=str(access),
@@ -106,6 +126,8 @@ def _family_row(user_id: str, family_id: str, refresh_jti: str, expires_at_ms: i
         "family_id": family_id,
         "user_id": user_id,
         "current_refresh_jti": refresh_jti,
+        "previous_refresh_jti": None,
+        "rotated_at_ms": None,
         "revoked": False,
         "revoked_reason": None,
         "created_at_ms": now,
@@ -146,7 +168,11 @@ async def signup(data: SignupInput, *, ip: str) -> IssuedTokens:
 
 
 async def signin(email: str, password: str, *, ip: str) -> IssuedTokens:
-    """Check credentials (constant time for unknown emails) and open a new token family."""
+    """Check credentials and open a new token family.
+
+    Unknown email, wrong password and disabled account give the same 401 after the same work (one
+    argon2 check each): telling "disabled" apart would confirm a guessed password of that account.
+    """
     await rate_limit_auth(ip, email)
     repo = _repo()
     row = await repo.find_user_by_email(email.lower())
@@ -154,10 +180,9 @@ async def signin(email: str, password: str, *, ip: str) -> IssuedTokens:
         await verify_password(password, await asyncio.to_thread(_dummy_hash))
         raise Unauthorized(BAD_CREDENTIALS)
     user = User.from_row(row)
-    if not await verify_password(password, user.password):
+    password_ok = await verify_password(password, user.password)
+    if not (password_ok and user.enabled):
         raise Unauthorized(BAD_CREDENTIALS)
-    if not user.enabled:
-        raise Unauthorized(DISABLED)
     family_id = new_id()
     issued, jti = _issue(user, family_id)
     now = now_ms()
@@ -170,28 +195,60 @@ async def signin(email: str, password: str, *, ip: str) -> IssuedTokens:
 
 
 async def refresh(raw_refresh: str) -> IssuedTokens:
-    """Rotate a refresh token; an already-used one revokes its whole family (theft detection)."""
+    """Rotate a refresh token; an already-used one revokes its whole family (theft detection).
+
+    Exception: the token the last rotation replaced, presented within ``REFRESH_GRACE_MS`` of it,
+    gets that rotation's pair again (two tabs refreshing at once). The rotation is one conditional
+    UPDATE that also records the replaced jti and the time, so racing refreshes agree on one winner.
+    """
     claims = tokens.decode_refresh(raw_refresh)
     repo = _repo()
-    state = await repo.auth_state(claims.user_id, claims.family_id)
-    user_row, family = state["user"], state["family"]
-    if family is None or family["revoked"] or family["user_id"] != claims.user_id or user_row is None:
-        raise Unauthorized(REVOKED)
-    if family["current_refresh_jti"] != claims.jti:
-        await repo.revoke_family(claims.family_id, "refresh_reuse", now_ms())
-        await _streams_revoked(claims.user_id, claims.family_id)
-        log.warning("refresh token reuse; family revoked", extra={"user_id": claims.user_id})
-        raise Unauthorized(REVOKED)
-    user = User.from_row(user_row)
-    if not user.enabled:
-        raise Unauthorized(DISABLED)
-    issued, new_jti = _issue(user, claims.family_id)
-    if not await repo.rotate_family(claims.family_id, claims.jti, new_jti, now_ms(), issued.refresh_expires_at_ms):
-        # Another refresh with the same token won the race: that is reuse too.
-        await repo.revoke_family(claims.family_id, "refresh_reuse", now_ms())
-        await _streams_revoked(claims.user_id, claims.family_id)
-        raise Unauthorized(REVOKED)
-    return issued
+    for _attempt in range(2):
+        state = await repo.auth_state(claims.user_id, claims.family_id)
+        user_row, family = state["user"], state["family"]
+        if family is None or family["revoked"] or family["user_id"] != claims.user_id or user_row is None:
+            raise Unauthorized(REVOKED)
+        user = User.from_row(user_row)
+        if family["current_refresh_jti"] != claims.jti:
+            if _within_grace(family, claims.jti):
+                if not user.enabled:
+                    raise Unauthorized(DISABLED)
+                log.info("concurrent refresh inside the grace window", extra={"user_id": claims.user_id})
+                issued, _ = _issue(
+                    user,
+                    claims.family_id,
+                    refresh_jti=family["current_refresh_jti"],
+                    issued_at_ms=family["rotated_at_ms"],
+                )
+                return issued
+            await _revoke_for_reuse(repo, claims)
+        if not user.enabled:
+            raise Unauthorized(DISABLED)
+        rotated_at = clock()
+        issued, new_jti = _issue(user, claims.family_id, issued_at_ms=rotated_at)
+        if await repo.rotate_family(claims.family_id, claims.jti, new_jti, rotated_at, issued.refresh_expires_at_ms):
+            return issued
+        # A concurrent refresh with the same token won the conditional update: read its result once more
+        # (inside the grace window that is its pair; otherwise it is reuse and the next pass revokes).
+    raise Unauthorized(REVOKED)  # the family changed under us twice (e.g. revoked meanwhile)
+
+
+def _within_grace(family: dict[str, Any], jti: str) -> bool:
+    """``jti`` is the one the last rotation replaced, and that rotation is at most ``REFRESH_GRACE_MS`` old."""
+    rotated_at = family.get("rotated_at_ms")
+    return (
+        family.get("previous_refresh_jti") == jti
+        and isinstance(rotated_at, int)
+        and clock() - rotated_at <= REFRESH_GRACE_MS
+    )
+
+
+async def _revoke_for_reuse(repo: AccountsRepository, claims: tokens.TokenClaims) -> NoReturn:
+    """Theft detection: revoke the whole sign-in, close its streams and refuse."""
+    await repo.revoke_family(claims.family_id, "refresh_reuse", clock())
+    await _streams_revoked(claims.user_id, claims.family_id)
+    log.warning("refresh token reuse; family revoked", extra={"user_id": claims.user_id})
+    raise Unauthorized(REVOKED)
 
 
 async def logout(principal: Principal) -> None:

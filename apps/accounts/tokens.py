@@ -4,11 +4,17 @@ Tokens carry ``fam`` (the refresh family id): revoking the family in the
 database invalidates every token of that sign-in, access tokens included.
 Signature, expiry and ``token_type`` are checked here; revocation and the
 user's current state are checked by the service against the database.
+
+A pair is a pure function of its inputs (user, family, refresh jti, issue time): the refresh grace
+window (``services.REFRESH_GRACE_MS``) re-derives the very pair a concurrent rotation issued from the
+family row, so two racing page loads get byte-identical cookies without storing tokens anywhere.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, Token
@@ -26,14 +32,34 @@ class TokenClaims:
     exp: int
 
 
-def issue_pair(*, user_id: str, username: str, role: str, family_id: str) -> tuple[AccessToken, RefreshToken]:
-    """A new access token (15 min) and refresh token (7 days) in ``family_id``."""
+def access_jti_for(refresh_jti: str) -> str:
+    """The access token's jti, derived from its refresh token's so the pair can be re-derived exactly."""
+    return hashlib.sha256(f"access:{refresh_jti}".encode()).hexdigest()[:32]
+
+
+def _stamp(token: Token, *, jti: str, issued_at: datetime) -> None:
+    token.set_iat(at_time=issued_at)
+    token.set_exp(from_time=issued_at)
+    token["jti"] = jti
+
+
+def issue_pair(
+    *, user_id: str, username: str, role: str, family_id: str, refresh_jti: str, issued_at_ms: int
+) -> tuple[AccessToken, RefreshToken]:
+    """The access token (15 min) and refresh token (7 days) of ``family_id`` with ``refresh_jti``.
+
+    Deterministic: the same arguments give byte-identical tokens (HS256 has no randomness), which is
+    what lets a refresh inside the grace window hand out the pair the winning rotation issued.
+    """
+    issued_at = datetime.fromtimestamp(issued_at_ms // 1000, tz=UTC)
     access = AccessToken()
+    _stamp(access, jti=access_jti_for(refresh_jti), issued_at=issued_at)
     access["sub"] = user_id
     access["username"] = username
     access["role"] = role
     access[FAMILY_CLAIM] = family_id
     refresh = RefreshToken()
+    _stamp(refresh, jti=refresh_jti, issued_at=issued_at)
     refresh["sub"] = user_id
     refresh[FAMILY_CLAIM] = family_id
     return access, refresh

@@ -11,6 +11,7 @@ from django.shortcuts import render
 from apps.accounts import services as accounts
 from apps.accounts.cookies import clear_auth_cookies, set_auth_cookies
 from apps.accounts.domain import MODERATOR_ROLES
+from apps.accounts.pages import WRONG_CREDENTIALS
 from apps.core.errors import AppError, RateLimited, Unauthorized, ValidationFailed
 from apps.core.ids import new_request_id
 from apps.core.ratelimit import client_ip
@@ -40,9 +41,9 @@ async def login(request: HttpRequest) -> HttpResponse:
             issued = await accounts.signin(
                 form.cleaned_data["email"], form.cleaned_data["password"], ip=client_ip(request)
             )
-        except Unauthorized as exc:
-            form.add_error(None, "Wrong email or password." if exc.message == accounts.BAD_CREDENTIALS
-                           else "This account is disabled.")  # fmt: skip
+        except Unauthorized:
+            # Same words for a disabled account as for a wrong password: anything else confirms the password.
+            form.add_error(None, WRONG_CREDENTIALS)
         except RateLimited as exc:
             form.add_error(None, f"Too many attempts; try again in {exc.retry_after_s} s.")
         else:

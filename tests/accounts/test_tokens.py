@@ -10,6 +10,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
+from apps.accounts import services
 from apps.accounts.repository import AccountsRepository
 from apps.core.db import run_sync
 from tests.accounts.conftest import PASSWORD, bearer, post_json
@@ -71,7 +72,7 @@ def test_refresh_token_cannot_be_used_as_access(api, signup):
     assert post_json(api, "/v1/auth/refresh", {"refresh_token": body["access_token"]}).status_code == 401
 
 
-def test_refresh_rotates_and_reuse_revokes_family(api, signup):
+def test_refresh_rotates_and_reuse_revokes_family(api, signup, monkeypatch):
     first = signup()
     rotated = post_json(api, "/v1/auth/refresh", {"refresh_token": first["refresh_token"]})
     assert rotated.status_code == 200
@@ -79,7 +80,10 @@ def test_refresh_rotates_and_reuse_revokes_family(api, signup):
     assert second["refresh_token"] != first["refresh_token"]
     assert payload_of(second["refresh_token"])["fam"] == payload_of(first["refresh_token"])["fam"]
     assert me_status(api, second["access_token"]) == 200
-    # The old refresh token is dead, and presenting it revokes the whole family.
+    # Past the grace window (tests/accounts/test_hardening.py covers inside it) the old refresh token
+    # is dead, and presenting it revokes the whole family.
+    stepped = services.now_ms() + services.REFRESH_GRACE_MS + 1
+    monkeypatch.setattr(services, "clock", lambda: stepped)
     reuse = post_json(api, "/v1/auth/refresh", {"refresh": first["refresh_token"]})
     assert reuse.status_code == 401
     assert me_status(api, second["access_token"]) == 401
