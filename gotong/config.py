@@ -18,6 +18,14 @@ from urllib.parse import urlparse
 
 DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"
 DEV_WEBHOOK_SECRET = "dev-only-webhook-secret-change-me-0123456789"
+# Django's SECRET_KEY and the seed of the URL-signing keys (apps/core/keys.py); never the JWT key.
+DEV_SECRET_KEY = "dev-only-django-secret-key-change-me-0123456789abcdef"
+
+# Webhook retry defaults: a schedule close to Svix's (apps/webhooks/policy.py SVIX_SCHEDULE_MS). With these
+# two values the policy uses that table; any other value selects the spec formula min(BASE·2^(n−1), MAX).
+DEFAULT_WEBHOOK_MAX_ATTEMPTS = 9
+DEFAULT_WEBHOOK_BACKOFF_BASE_MS = 5_000
+DEFAULT_WEBHOOK_BACKOFF_MAX_MS = 36_000_000
 
 ENVIRONMENTS = ("development", "test", "production")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -61,13 +69,14 @@ class AppConfig:
     s3_access_key: str = ""
     s3_secret_key: str = ""
     jwt_secret: str = DEV_JWT_SECRET
+    secret_key: str = DEV_SECRET_KEY
     webhook_secret: str = DEV_WEBHOOK_SECRET
     webhook_secret_previous: str = ""
     webhook_enabled: bool = True
     webhook_markov_url: str = "http://127.0.0.1:3000/api/v1/platforms/gotong_royong/webhook"
-    webhook_max_attempts: int = 5
-    webhook_backoff_base_ms: int = 1000
-    webhook_backoff_max_ms: int = 60000
+    webhook_max_attempts: int = DEFAULT_WEBHOOK_MAX_ATTEMPTS
+    webhook_backoff_base_ms: int = DEFAULT_WEBHOOK_BACKOFF_BASE_MS
+    webhook_backoff_max_ms: int = DEFAULT_WEBHOOK_BACKOFF_MAX_MS
     webhook_timeout_ms: int = 10000
     webhook_source_platform_id: str = "gotong_royong"
     log_level: str = "INFO"
@@ -263,13 +272,18 @@ def load_config(env: Mapping[str, str] | None = None, *, dotenv_path: Path | Non
         s3_access_key=r.text("S3_ACCESS_KEY", ""),
         s3_secret_key=r.text("S3_SECRET_KEY", ""),
         jwt_secret=r.text("JWT_SECRET", DEV_JWT_SECRET, allow_empty=False),
+        secret_key=r.text("SECRET_KEY", DEV_SECRET_KEY, allow_empty=False),
         webhook_secret=webhook_secret,
         webhook_secret_previous=r.text("GOTONG_ROYONG_WEBHOOK_SECRET_PREVIOUS", ""),
         webhook_enabled=r.boolean("WEBHOOK_ENABLED", True),
         webhook_markov_url=markov_url,
-        webhook_max_attempts=r.integer("WEBHOOK_MAX_ATTEMPTS", 5, minimum=1, maximum=100),
-        webhook_backoff_base_ms=r.integer("WEBHOOK_BACKOFF_BASE_MS", 1000, minimum=1, maximum=3_600_000),
-        webhook_backoff_max_ms=r.integer("WEBHOOK_BACKOFF_MAX_MS", 60000, minimum=1, maximum=86_400_000),
+        webhook_max_attempts=r.integer("WEBHOOK_MAX_ATTEMPTS", defaults.webhook_max_attempts, minimum=1, maximum=100),
+        webhook_backoff_base_ms=r.integer(
+            "WEBHOOK_BACKOFF_BASE_MS", defaults.webhook_backoff_base_ms, minimum=1, maximum=3_600_000
+        ),
+        webhook_backoff_max_ms=r.integer(
+            "WEBHOOK_BACKOFF_MAX_MS", defaults.webhook_backoff_max_ms, minimum=1, maximum=86_400_000
+        ),
         webhook_timeout_ms=r.integer("WEBHOOK_TIMEOUT_MS", 10000, minimum=100, maximum=600_000),
         webhook_source_platform_id=r.text("WEBHOOK_SOURCE_PLATFORM_ID", "gotong_royong", allow_empty=False),
         log_level=r.choice("LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),
@@ -331,13 +345,22 @@ def _check_transparency(r: _Reader, config: AppConfig) -> None:
 
 def _weak_secret(secret: str) -> bool:
     """A development default, a placeholder from .env.example, or too short to resist guessing."""
-    return secret in (DEV_JWT_SECRET, DEV_WEBHOOK_SECRET) or PLACEHOLDER_MARKER in secret.lower() or len(secret) < 32
+    return (
+        secret in (DEV_JWT_SECRET, DEV_WEBHOOK_SECRET, DEV_SECRET_KEY)
+        or PLACEHOLDER_MARKER in secret.lower()
+        or len(secret) < 32
+    )
 
 
 def _check_production(r: _Reader, env: Mapping[str, str], config: AppConfig) -> None:
     """Production refuses development conveniences (seed-infrastructure security baseline)."""
     if _weak_secret(config.jwt_secret):
         r.problems.append("JWT_SECRET must be set to a real secret of at least 32 characters in production")
+    if _weak_secret(config.secret_key):
+        r.problems.append("SECRET_KEY must be set to a real secret of at least 32 characters in production")
+    elif config.secret_key == config.jwt_secret:
+        # One key per purpose: whoever holds the JWT key must not be able to derive the URL-signing keys.
+        r.problems.append("SECRET_KEY must differ from JWT_SECRET in production")
     if _weak_secret(config.webhook_secret):
         r.problems.append(
             "GOTONG_ROYONG_WEBHOOK_SECRET must be set to a real secret of at least 32 characters in production"

@@ -15,7 +15,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 CONFIG = load_config(dotenv_path=BASE_DIR / ".env")
 
 APP_VERSION = "0.1.0"
-SECRET_KEY = CONFIG.jwt_secret
+# Django's own key; never the JWT key (one key per purpose: apps/core/keys.py).
+SECRET_KEY = CONFIG.secret_key
 DEBUG = False
 ALLOWED_HOSTS = list(CONFIG.allowed_hosts)
 CSRF_TRUSTED_ORIGINS = list(CONFIG.csrf_trusted_origins)

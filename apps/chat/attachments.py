@@ -9,7 +9,7 @@ Why it looks like this:
 * The type comes from the bytes. Images and videos reuse evidence's sniffer
   (``apps.evidence.files.sniff``); audio and GIF, which evidence does not accept, are recognised
   here first. The declared part type must agree.
-* Message views carry download URLs signed with ``JWT_SECRET``; the expiry is rounded up to
+* Message views carry download URLs signed with the attachment-URL key (``apps.core.keys``); the expiry is rounded up to
   ``URL_BUCKET_S`` so every view built in the same window is byte-identical (a stream event equals
   the HTTP view of the same message — release gate 1) while staying valid for at least
   ``URL_TTL_S``.
@@ -27,6 +27,7 @@ from typing import Any, BinaryIO
 from django.conf import settings
 from django.core.files.uploadhandler import StopUpload, TemporaryFileUploadHandler
 
+from apps.core import keys
 from apps.evidence.files import sniff
 
 MIB = 1024 * 1024
@@ -155,9 +156,10 @@ def store(key: str, stream: BinaryIO, *, size: int, content_type: str, metadata:
 
 
 def signature(attachment_id: str, exp: int) -> str:
-    """hex HMAC-SHA256(JWT_SECRET, "{attachment_id}:{exp}") — the spec's formula."""
+    """hex HMAC-SHA256(key, "{attachment_id}:{exp}"), the spec's formula with the attachment-URL purpose key
+    (derived from ``SECRET_KEY``, apps/core/keys.py) instead of ``JWT_SECRET``: one key per purpose."""
     message = f"{attachment_id}:{exp}".encode()
-    return hmac.new(settings.CONFIG.jwt_secret.encode(), message, hashlib.sha256).hexdigest()
+    return hmac.new(keys.purpose_key(keys.ATTACHMENT_URL), message, hashlib.sha256).hexdigest()
 
 
 def signature_valid(attachment_id: str, exp: str, sig: str) -> bool:

@@ -5,7 +5,7 @@ Why it looks like this:
 * Clients upload and download **directly** (presigned URLs); the API never
   proxies file bytes to S3. On local storage (the embedded default) the app
   serves the same contract itself: ``/storage/local/<key>`` URLs carry an
-  HMAC-SHA256 signature (key ``CONFIG.jwt_secret``) over method, key, expiry,
+  HMAC-SHA256 signature (its own key, ``apps.core.keys``) over method, key, expiry,
   content type, length and metadata, checked in constant time.
 * S3 when ``CONFIG.s3_endpoint`` is set, path-style addressing, private
   objects (no ACL is ever sent), presigned PUTs bound to content type, length
@@ -51,7 +51,7 @@ from django.conf import settings
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from apps.core import metrics
+from apps.core import keys, metrics
 from apps.core.api import error_response
 from apps.core.errors import (
     AppError,
@@ -202,7 +202,8 @@ def _file_version(stat: os.stat_result) -> str:
 def sign_local(method: str, key: str, exp: int, ct: str = "", length: str = "", meta: str = "") -> str:
     """HMAC-SHA256 over every parameter that the URL fixes; ``\\n``-joined, so fields cannot shift."""
     message = "\n".join((method, key, str(exp), ct, length, meta)).encode()
-    return _b64(hmac.new(settings.CONFIG.jwt_secret.encode(), message, hashlib.sha256).digest())
+    key = keys.purpose_key(keys.LOCAL_UPLOAD_URL)  # its own key: never a JWT or attachment-URL signature
+    return _b64(hmac.new(key, message, hashlib.sha256).digest())
 
 
 class LocalStorage:

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from gotong.config import DEV_JWT_SECRET, ConfigError, RateLimit, load_config
+from gotong.config import DEV_JWT_SECRET, DEV_SECRET_KEY, ConfigError, RateLimit, load_config
 from tests.conftest import ROOT
 
 GOOD_PRODUCTION = {
@@ -17,6 +17,7 @@ GOOD_PRODUCTION = {
     "REDIS_URL": "redis://redis:6379/0",
     "S3_ENDPOINT": "https://s3.example.org",
     "JWT_SECRET": "j" * 40,
+    "SECRET_KEY": "k" * 40,
     "GOTONG_ROYONG_WEBHOOK_SECRET": "w" * 40,
     "CHAT_REALTIME_TRANSPORT": "redis",
     "TRANSPARENCY_SIGNING_KEY": "PRIVATE+KEY+example.org/log+46eebe2b+ATKQRAak+Logal2fu5SXnmDPWthrdSIzOF8f2ZrGqH1y",
@@ -32,7 +33,9 @@ def test_defaults_are_the_embedded_development_profile():
     assert cfg.surreal_is_embedded
     assert cfg.redis_url == ""
     assert cfg.chat_realtime_channel_prefix == "gotong:chat:realtime"
-    assert cfg.webhook_max_attempts == 5
+    # Retry defaults: a schedule close to Svix's that outlasts a 24 h outage (tests/webhooks/test_retry_schedule.py).
+    assert (cfg.webhook_max_attempts, cfg.webhook_backoff_base_ms, cfg.webhook_backoff_max_ms) == (9, 5000, 36_000_000)
+    assert cfg.secret_key == DEV_SECRET_KEY != cfg.jwt_secret
     assert cfg.rate_limit_default == RateLimit(100, 1, 200)
     assert cfg.evidence_service_area == (-11.0, 6.0, 95.0, 141.0)
     assert cfg.worker_metrics_port == 9101
@@ -93,6 +96,10 @@ def test_a_valid_production_profile_loads():
     [
         ({"JWT_SECRET": DEV_JWT_SECRET}, "JWT_SECRET"),
         ({"JWT_SECRET": "short"}, "JWT_SECRET"),
+        ({"SECRET_KEY": DEV_SECRET_KEY}, r"\bSECRET_KEY must be set"),
+        ({"SECRET_KEY": "short"}, r"\bSECRET_KEY must be set"),
+        ({"SECRET_KEY": "change-me-to-another-32-or-more-random-characters"}, r"\bSECRET_KEY must be set"),
+        ({"SECRET_KEY": "j" * 40}, "SECRET_KEY must differ from JWT_SECRET"),
         ({"GOTONG_ROYONG_WEBHOOK_SECRET": ""}, "GOTONG_ROYONG_WEBHOOK_SECRET"),
         ({"SURREAL_ENDPOINT": "mem://"}, "SURREAL_ENDPOINT"),
         ({"SURREAL_ENDPOINT": "surrealkv://data/x"}, "SURREAL_ENDPOINT"),

@@ -238,6 +238,7 @@ def test_production_settings_choose_json():
     env = {
         "APP_ENV": "production",
         "JWT_SECRET": "x" * 40,
+        "SECRET_KEY": "z" * 40,
         "GOTONG_ROYONG_WEBHOOK_SECRET": "y" * 40,
         "SURREAL_ENDPOINT": "ws://127.0.0.1:1/rpc",
         "SURREAL_PASS": "not-root",

@@ -46,7 +46,7 @@ def test_production_refuses_the_placeholder_secrets_of_env_example():
     }
     with pytest.raises(ConfigError) as caught:
         load_config(env)
-    for name in ("JWT_SECRET", "GOTONG_ROYONG_WEBHOOK_SECRET", "SURREAL_PASS"):
+    for name in ("JWT_SECRET", "SECRET_KEY must be set", "GOTONG_ROYONG_WEBHOOK_SECRET", "SURREAL_PASS"):
         assert name in str(caught.value)
 
 

@@ -15,6 +15,7 @@ PRODUCTION = {
     "REDIS_URL": "redis://redis.internal:6379/0",
     "S3_ENDPOINT": "https://s3.internal",
     "JWT_SECRET": "j" * 48,
+    "SECRET_KEY": "k" * 48,
     "GOTONG_ROYONG_WEBHOOK_SECRET": "w" * 48,
     "CHAT_REALTIME_TRANSPORT": "redis",
     "TRANSPARENCY_SIGNING_KEY": "PRIVATE+KEY+example.org/log+46eebe2b+ATKQRAak+Logal2fu5SXnmDPWthrdSIzOF8f2ZrGqH1y",
