@@ -82,12 +82,7 @@ async def ensure_admin(
             actor_id=actor_id, action="user.promote_admin", target=f"user:{user_id}", before=before, after=after
         )
     )
-    try:
-        await uow.commit(operation="createadmin")
-    except Thrown as exc:
-        if ROLE_CHANGED in exc.message:
-            raise role_changed() from exc
-        raise
+    await _commit_guarded(uow, operation="createadmin")
     log.info("user promoted to admin", extra={"target_user_id": user_id})
     return AdminResult(user_id, "promoted")
 
@@ -122,11 +117,16 @@ async def set_role(*, actor_id: str, user_id: str, role: str) -> dict:
             after={"role": role},
         )
     )
+    await _commit_guarded(uow, operation="user_set_role")
+    log.info("user role changed", extra={"target_user_id": user_id, "role": role})
+    return existing | {"role": role}
+
+
+async def _commit_guarded(uow: UnitOfWork, *, operation: str) -> None:
+    """Commit a unit that carries role guards; a guard that fired means ask the rule again (409)."""
     try:
-        await uow.commit(operation="user_set_role")
+        await uow.commit(operation=operation)
     except Thrown as exc:
         if ROLE_CHANGED in exc.message:
             raise role_changed() from exc
         raise
-    log.info("user role changed", extra={"target_user_id": user_id, "role": role})
-    return existing | {"role": role}

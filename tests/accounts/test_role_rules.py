@@ -16,35 +16,20 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.test import Client
 
 from apps.accounts import policy, staff
 from apps.accounts.repository import AccountsRepository
 from apps.core.audit import AuditRepository
 from apps.core.db import get_db, run_sync
 from apps.core.errors import Forbidden, NotFound, ValidationFailed
+from tests.moderation import conftest as moderation_conftest
 from tests.moderation.conftest import PASSWORD, User, decision, hold
 from tests.moderation.test_admin_site import csrf_of, signed_in
 
 ROOT = Path(__file__).resolve().parents[2]
 COUNTED = ("moderation_decision", "content_moderation", "admin_action")
-
-
-@pytest.fixture
-def make_user(api: Client):
-    """A user signed up through the API, optionally given a role directly in the database."""
-
-    def make(username: str, role: str | None = None) -> User:
-        response = api.post(
-            "/v1/auth/signup",
-            {"email": f"{username}@example.com", "username": username, "password": PASSWORD},
-            content_type="application/json",
-        )
-        assert response.status_code == 201, response.content
-        user = User(Client(), response.json())
-        return user.promote(role) if role else user
-
-    return make
+# Users signed up through the API, optionally given a role directly in the database (the moderation suite's fixture).
+make_user = moderation_conftest.make_user
 
 
 def counts() -> dict[str, int]:
