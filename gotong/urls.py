@@ -8,6 +8,7 @@ from apps.core.storage import local_object
 
 handler404 = "apps.core.views.not_found"
 handler500 = "apps.core.views.server_error"
+handler400 = "apps.core.views.bad_request"
 
 urlpatterns = [
     path("health", core_views.health, name="health"),

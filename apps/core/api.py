@@ -6,6 +6,7 @@ envelope of ``01-api-conventions.md`` has one implementation.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -13,6 +14,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework import serializers
+from rest_framework.parsers import JSONParser
 
 from apps.core.errors import (
     AppError,
@@ -114,3 +116,95 @@ def validated(serializer_class: type[serializers.Serializer], data: Any, **kwarg
     if not serializer.is_valid():
         raise validation_error_from(serializer.errors)
     return dict(serializer.validated_data)
+
+
+# -- request bodies -------------------------------------------------------------------
+
+MAX_JSON_DEPTH = 64
+
+
+class BodyRefused(drf.ParseError):
+    """A JSON body that parses but must never reach a view (too deep, lone surrogate)."""
+
+
+def _refuse(message: str) -> BodyRefused:
+    return BodyRefused(f"JSON parse error - {message}")
+
+
+def check_json_value(value: Any, max_depth: int = MAX_JSON_DEPTH) -> None:
+    """Walk a parsed body without recursion: nesting depth, and lone surrogates in every string and key.
+
+    Why here: ``json.loads`` accepts ``"\\ud83d"`` (a lone surrogate), which then crashes every
+    later ``.encode()`` (idempotency hash, database driver, logs) before any validation runs.
+    NUL (``"\\u0000"``) is deliberately not refused here: the embedded engine stores and compares
+    it faithfully (measured), every text field refuses it already (DRF's ``CharField`` and the
+    services' own checks), and refusing it in free-form objects or unknown fields would contradict
+    the published schema (the OpenAPI fuzz sends such bodies as valid).
+    """
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            _check_text(item)
+        elif isinstance(item, dict | list):
+            if depth > max_depth:
+                raise _refuse(f"nested deeper than {max_depth} levels")
+            if isinstance(item, dict):
+                for key, child in item.items():
+                    _check_text(key)
+                    stack.append((child, depth + 1))
+            else:
+                stack.extend((child, depth + 1) for child in item)
+
+
+def _check_text(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _refuse("strings must be valid Unicode (lone surrogate escape)") from None
+
+
+def parse_json_body(raw: bytes) -> Any:
+    """Strict JSON for request bodies: UTF-8 only, no NaN/Infinity, depth <= ``MAX_JSON_DEPTH``."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _refuse(f"body is not valid UTF-8 (byte {exc.start})") from None
+    try:
+        value = json.loads(text, parse_constant=json_strict_constant)
+    except RecursionError:
+        # The C scanner gives up long before the stack does; deeper than the limit anyway.
+        raise _refuse(f"nested deeper than {MAX_JSON_DEPTH} levels") from None
+    except ValueError as exc:
+        raise _refuse(str(exc)[:200]) from None
+    check_json_value(value)
+    return value
+
+
+def json_strict_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+class StrictJSONParser(JSONParser):
+    """The API's only JSON parser (``DEFAULT_PARSER_CLASSES``): every endpoint family gets the limits.
+
+    DRF's own parser recurses without a limit (RecursionError → 500 at ~1,000 levels) and hands
+    lone surrogates through to code that encodes them. Errors become ``ParseError`` so the
+    exception handler answers 400 ``validation_error``.
+    """
+
+    def parse(self, stream, media_type=None, parser_context=None) -> Any:
+        encoding = get_charset(parser_context)
+        if encoding not in ("utf-8", "utf8"):
+            raise _refuse(f'charset "{encoding}" is not supported; send UTF-8')
+        return parse_json_body(stream.read() if stream is not None else b"")
+
+
+def get_charset(parser_context: dict[str, Any] | None) -> str:
+    request = (parser_context or {}).get("request")
+    media_type = getattr(request, "content_type", "") or ""
+    for param in media_type.split(";")[1:]:
+        name, _, value = param.strip().partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip('"').lower()
+    return "utf-8"

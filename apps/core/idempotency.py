@@ -48,7 +48,7 @@ from django.http import HttpRequest, JsonResponse
 from redis.exceptions import RedisError
 
 from apps.core import metrics
-from apps.core.errors import Conflict, Unavailable
+from apps.core.errors import Conflict, Unavailable, ValidationFailed
 from apps.core.redis import get_redis
 
 log = logging.getLogger(__name__)
@@ -117,14 +117,20 @@ def body_hash(body: Any) -> str:
     not matter, and hashed raw when they are not JSON.
     """
     if isinstance(body, bytes | bytearray | memoryview | str):
-        raw = bytes(body) if not isinstance(body, str) else body.encode()
+        raw = bytes(body) if not isinstance(body, str) else body.encode("utf-8", "surrogatepass")
         try:
             parsed = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             return hashlib.sha256(raw).hexdigest()
         body = parsed
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    try:
+        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    except RecursionError:
+        # The parser refuses such bodies first; a caller passing one anyway must not get a 500.
+        raise ValidationFailed.for_fields({"body": ["nested too deeply"]}) from None
+    # "surrogatepass": the hash runs before validation, so it must not be the place that crashes on
+    # a lone surrogate (the strict parser refuses those with a 400 before any view runs).
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class Backend(Protocol):

@@ -97,20 +97,36 @@ class RequestContextMiddleware(AsyncMiddleware):
         )
 
 
+def body_limit_for(path: str) -> int:
+    """The body limit of a path (also used by the ASGI layer that reads chunked bodies)."""
+    for prefix, override in BODY_LIMIT_OVERRIDES.items():
+        if path.startswith(prefix):
+            return override
+    return settings.CONFIG.max_body_bytes
+
+
 class BodyLimitMiddleware(AsyncMiddleware):
-    """413 from ``Content-Length`` before any byte of an oversized body is read; 400 for NUL in the query."""
+    """413 from ``Content-Length`` before any byte of an oversized body is read; 400 for NUL in the query.
+
+    A ``Transfer-Encoding`` body without ``Content-Length`` reaching Django means the server in
+    front did not de-chunk it (``gotong.asgi.ChunkedBodyMiddleware`` does for daphne; WSGI and test
+    clients do not): Django would read it as empty and the view would answer "field is required",
+    so it is refused here instead of being silently ignored.
+    """
 
     async def __call__(self, request: HttpRequest) -> HttpResponse:
-        limit = settings.CONFIG.max_body_bytes
-        for prefix, override in BODY_LIMIT_OVERRIDES.items():
-            if request.path.startswith(prefix):
-                limit = override
-                break
+        limit = body_limit_for(request.path)
+        if request.META.get("HTTP_TRANSFER_ENCODING") and not request.META.get("CONTENT_LENGTH"):
+            return error_response(
+                ValidationFailed.for_fields({"Transfer-Encoding": ["chunked bodies need Content-Length here"]})
+            )
         length = request.META.get("CONTENT_LENGTH") or "0"
         try:
             declared = int(length)
         except ValueError:
-            return error_response(ValidationFailed.for_fields({"Content-Length": ["must be an integer"]}))
+            declared = -1
+        if declared < 0:
+            return error_response(ValidationFailed.for_fields({"Content-Length": ["must be a non-negative integer"]}))
         if declared > limit:
             return error_response(PayloadTooLarge(limit))
         if any("\x00" in key or "\x00" in value for key, value in request.GET.items()):

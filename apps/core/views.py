@@ -12,7 +12,7 @@ from django.shortcuts import render
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from apps.core.api import error_response
-from apps.core.errors import AppError, Forbidden, MethodNotAllowed, NotFound
+from apps.core.errors import AppError, Forbidden, MethodNotAllowed, NotFound, ValidationFailed
 from apps.core.health import readiness
 from apps.core.ratelimit import client_ip
 
@@ -71,6 +71,11 @@ def _error_page(request: HttpRequest, error: AppError) -> HttpResponse:
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     return _error_page(request, NotFound(f"no route for {request.path}"[:300]))
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's ``SuspiciousOperation`` answers (a Host outside ``ALLOWED_HOSTS``, ...): the envelope, not HTML."""
+    return error_response(ValidationFailed.for_fields({"request": ["the request was refused as malformed"]}))
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

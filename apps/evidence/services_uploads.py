@@ -78,6 +78,8 @@ def _upload_input(data: Any) -> dict[str, Any]:
         raise rules.fail("file_name", "file_name is required")
     if len(file_name) > 255:
         raise rules.fail("file_name", "file_name exceeds max length of 255")
+    if "\x00" in file_name:  # what the OpenAPI pattern (rules.NON_BLANK) says
+        raise rules.fail("file_name", "file_name must not contain NUL characters")
     content_type = data.get("content_type")
     if content_type is None:
         raise rules.fail("content_type", "content_type is required")
