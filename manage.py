@@ -4,7 +4,9 @@
 The embedded engine can panic while the interpreter shuts down (and, rarely,
 abort with status 134) after all work is done. So the client is closed
 explicitly and the process leaves with ``os._exit`` carrying the command's own
-status, skipping the interpreter teardown where the panic happens.
+status, skipping the interpreter teardown where the panic happens. Because
+``os._exit`` also skips the OpenTelemetry SDK's atexit flush, ``close_before_exit``
+flushes the batched spans first (a short timeout; apps/core/tracing.flush).
 """
 
 import os

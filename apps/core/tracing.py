@@ -61,6 +61,22 @@ def add_span_processor(processor: SpanProcessor) -> None:
     _provider.add_span_processor(processor)
 
 
+def flush(timeout_s: float = 2.0) -> bool:
+    """Export the spans still buffered in the batch processor; False if nothing was configured or it timed out.
+
+    Processes leave with ``os._exit`` (manage.py, see apps/core/db/shutdown.py), which skips the atexit hook
+    where the SDK would flush, so the last spans of every run were lost. The timeout is short: a collector
+    that is down must not hold the exit up.
+    """
+    if _provider is None:
+        return False
+    try:
+        return bool(_provider.force_flush(timeout_millis=int(timeout_s * 1000)))
+    except Exception:
+        log.warning("flushing spans at exit failed", exc_info=True)
+        return False
+
+
 def tag_current_span(**attributes: str) -> None:
     span = trace.get_current_span()
     if span.is_recording():

@@ -79,18 +79,14 @@ def test_websocket_backlog_live_schema_and_close_codes(live_server_factory):
             assert live["seq"] == 4
             listed = (await client.get(f"/v1/chat/threads/{tid}/messages?after_seq=3", headers=bob["headers"])).json()
             assert live["message"] == listed[0] == sent | {"author": listed[0]["author"]}
-            # leaving closes the socket with 4003 within a second
-            started = time.monotonic()
+            # leaving closes the socket with 4003 (that the hook, not the periodic re-check, does it, is shown
+            # in-process by tests/chat/test_streams.py; no latency bound on a shared machine here)
             await client.post(f"/v1/chat/threads/{tid}/leave", headers=bob["headers"])
             assert await _close_code(ws) == 4003
-            assert time.monotonic() - started < 1.0
-        # logout closes the other alias route with 4001 within a second
+        # logout closes the other alias route with 4001 (the handshake authenticated it: no settling sleep)
         async with websockets.connect(f"{ws_url}/ws/chat/{tid}/", additional_headers=ana["headers"]) as ws:
-            await asyncio.sleep(0.2)
-            started = time.monotonic()
             await client.post("/v1/auth/logout", headers=ana["headers"])
             assert await _close_code(ws) == 4001
-            assert time.monotonic() - started < 1.0
         # no token → 4001; token in the query string → refused at the handshake
         async with websockets.connect(f"{ws_url}/ws/chat/{tid}/") as ws:
             with pytest.raises(websockets.ConnectionClosed) as closed:
@@ -158,12 +154,10 @@ def test_sse_backlog_live_last_event_id_and_close(live_server_factory):
             await _send(client, ana, tid, "live")
             (live,) = await read_events(response, 1)
             assert live[1] == "4"
-            started = time.monotonic()
             await client.post(f"/v1/chat/threads/{tid}/members/{bob['user_id']}/remove", headers=ana["headers"])
             events = await read_events(response, 1)
             assert events[-1][0] == "closed"
             assert events[-1][2]["data"] == {"reason": "permission_lost"}
-            assert time.monotonic() - started < 1.0
         bad = await client.get(f"{path}?after_seq=-4", headers=ana["headers"])
         assert bad.status_code == 400
         async with httpx.AsyncClient(base_url=server.url) as anonymous:

@@ -31,7 +31,7 @@ PREFIX = "gotong-test-xproc:"
 
 def _metric(url: str, name: str, label: str) -> float:
     for line in httpx.get(f"{url}/metrics").text.splitlines():
-        if line.startswith(name + "{") and label in line:
+        if (line.startswith(name + "{") or line.startswith(name + " ")) and label in line:
             return float(line.rsplit(" ", 1)[1])
     return 0.0
 
@@ -65,23 +65,22 @@ def _scenario(surreal_bridge, live_server_factory, redis_server: str, redis_proc
         tid = (await http_a.post("/v1/chat/threads", json={"scope_id": "s", "privacy_level": "public"},
                                  headers=headers)).json()["thread_id"]  # fmt: skip
         ws_url = f"ws://127.0.0.1:{b.port}/ws/chat/{tid}/?after_seq=0"
+        client = sync_redis.Redis.from_url(redis_server)
         async with websockets.connect(ws_url, additional_headers=headers) as ws:
-            await asyncio.sleep(0.3)  # B's hub has subscribed to the thread's group in Redis
-            latencies = []
+            await _wait_for(lambda: _group_keys(client, tid), "B's hub joined the thread's group in Redis")
+            live_before = _metric(b.url, LIVE_DELIVERIES, "")
             for i in range(5):
-                started = time.monotonic()
                 sent = await http_a.post(f"/v1/chat/threads/{tid}/messages/send", json={"body": f"m{i}"},
                                          headers=headers)  # fmt: skip
                 assert sent.status_code == 201
                 while True:
-                    event = check(json.loads(await asyncio.wait_for(ws.recv(), 2)))
+                    event = check(json.loads(await asyncio.wait_for(ws.recv(), 10)))
                     if event["event_type"] == "message":
                         break
-                latencies.append((round(time.monotonic() - started, 3), round(sent.elapsed.total_seconds(), 3)))
                 assert event["seq"] == i + 1
-            # Every one well under the 0.5 s re-validation interval: delivered by the Redis path.
-            assert max(t for t, _ in latencies) < 0.4, latencies
-            client = sync_redis.Redis.from_url(redis_server)
+            # Delivered by the Redis path, not by B's re-validation catch-up: only a live event (one that came
+            # through the bus) is observed in the delivery-lag histogram; catch-up reads are not. No latency bound.
+            assert _metric(b.url, LIVE_DELIVERIES, "") == live_before + 5
             # Idempotency and rate-limit keys have their own namespace (gotong:idemp:, gotong:ratelimit:);
             # everything else in Redis belongs to the realtime layer and must carry the shared prefix.
             own = ("gotong:idemp:", "gotong:ratelimit:", "gotong:webhooks:")
@@ -123,6 +122,22 @@ def _scenario(surreal_bridge, live_server_factory, redis_server: str, redis_proc
         await http_a.aclose()
 
     asyncio.run(run())
+
+
+LIVE_DELIVERIES = "gotong_realtime_delivery_lag_seconds_count"
+
+
+def _group_keys(client: sync_redis.Redis, tid: str) -> list[str]:
+    return [k.decode() for k in client.scan_iter(match=f"*group:chat.thread.{tid}")]
+
+
+async def _wait_for(predicate, what: str, timeout: float = 10.0) -> None:
+    """Poll a condition with a deadline (the interval is only a polling interval, never the assertion)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not met in {timeout} s: {what}")
+        await asyncio.sleep(0.02)
 
 
 def _own_redis(port: int) -> subprocess.Popen:

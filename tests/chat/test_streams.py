@@ -13,7 +13,7 @@ from apps.chat.hub import get_hub
 from apps.chat.repository import ChatRepository
 from apps.core import context
 from apps.core.ids import now_ms
-from tests.chat.streaming import Collector
+from tests.chat.streaming import Collector, check
 
 from .test_ordering import principal_of  # noqa: F401 - re-exported helper
 
@@ -49,8 +49,10 @@ async def test_connect_sequence_has_no_gap_and_no_duplicate(chat, hub_cleanup):
     sender = asyncio.create_task(_send(pa, tid, 20, "during"))  # races with the backlog read
     await sender
     await collector.wait(lambda: len(collector.seqs) >= 23)
-    await asyncio.sleep(0.3)  # any late duplicate would show up now
-    assert collector.seqs == list(range(3, 26))
+    # A late duplicate would be queued before a later message: send one more and wait for it (no sleep).
+    await _send(pa, tid, 1, "sentinel")
+    await collector.wait(lambda: 26 in collector.seqs)
+    assert collector.seqs == list(range(3, 27))
     await collector.stop()
 
 
@@ -77,7 +79,10 @@ async def test_gap_repair_reads_the_missing_range_first(chat, hub_cleanup, monke
                "attachments": [], "request_id": f"quiet-{i}", "correlation_id": "c",
                "created_at_ms": now_ms()}  # fmt: skip
         await repo.append_message(tid, row, now_ms())
-    await asyncio.sleep(0.2)
+    # A barrier instead of a sleep: an event offered after the writes is handled after anything queued before it.
+    barrier = {"thread_id": tid, "event_type": "member_joined", "seq": None, "data": {"user_id": "barrier"}}
+    await get_hub().dispatch(barrier)
+    await collector.wait(lambda: any(e["event_type"] == "member_joined" for e in collector.events))
     assert collector.seqs == []
     await _send(pa, tid, 1, "loud")  # seq 4 arrives live: 1..3 are read from the database first
     await collector.wait(lambda: len(collector.seqs) >= 4)
@@ -85,46 +90,85 @@ async def test_gap_repair_reads_the_missing_range_first(chat, hub_cleanup, monke
     await collector.stop()
 
 
+class GatedCollector(Collector):
+    """A consumer that stops reading after its first event until ``release`` is set: slow, deterministically."""
+
+    def __init__(self, session: streams.StreamSession) -> None:
+        self.release = asyncio.Event()
+        super().__init__(session)
+
+    async def _run(self) -> None:
+        async for envelope in self.session.events():
+            self.events.append(check(envelope))
+            await self.release.wait()
+
+
 async def test_slow_consumer_overflows_to_catch_up_without_loss(chat, hub_cleanup, monkeypatch):
     monkeypatch.setattr(streams, "QUEUE_MAX", 3)
     pa, pb, tid = await _people(chat)
     session = streams.StreamSession(pb, tid, after_seq=0, transport="websocket")
-    collector = Collector(session, delay_s=0.05)
+    # The bound is on queued *events* (offer); the hub's re-validation may add a nudge on top of a full queue
+    # (``nudge`` appends unconditionally), so ``len(_pending)`` alone may be QUEUE_MAX + 1 or more.
+    queued_events: list[int] = []
+    offer = session.offer
+
+    def counting_offer(event, row):
+        offer(event, row)
+        queued_events.append(sum(item[0] == "event" for item in session._pending))
+
+    monkeypatch.setattr(session, "offer", counting_offer)
+    collector = GatedCollector(session)
     await collector.wait(lambda: get_hub().sessions.get(tid))
-    await _send(pa, tid, 40, "burst")
+    await _send(pa, tid, 1, "first")
+    await collector.wait(lambda: collector.seqs == [1])  # the consumer now holds its first event and reads no more
+    await _send(pa, tid, 39, "burst")
+    await collector.wait(lambda: session._overflow or session.overflows)  # the queue overflowed while it was stuck
+    collector.release.set()
     await collector.wait(lambda: len(collector.seqs) >= 40, timeout=20)
     assert collector.seqs == list(range(1, 41))
     assert session.overflows >= 1
-    assert len(session._pending) <= 3
+    assert max(queued_events) == 3  # filled to the bound, never past it
     await collector.stop()
 
 
-async def test_leave_and_remove_close_the_stream_within_a_second(chat, hub_cleanup):
+def _closed(collector: Collector):
+    return lambda: collector.events and collector.events[-1]["event_type"] == "closed"
+
+
+async def test_leave_and_remove_close_the_stream_immediately(chat, hub_cleanup, monkeypatch):
+    """The hooks close the stream; the periodic re-check is pushed out of reach so only they can."""
+    monkeypatch.setattr(hub_module, "REVALIDATE_INTERVAL_S", 3600)
     pa, pb, tid = await _people(chat)
     collector = Collector(streams.StreamSession(pb, tid, after_seq=0, transport="websocket"))
     await collector.wait(lambda: get_hub().sessions.get(tid))
     await services.remove(pa, tid, pb.user_id)
-    elapsed = await collector.wait(lambda: collector.events and collector.events[-1]["event_type"] == "closed")
-    assert elapsed < 1.0
+    await collector.wait(_closed(collector))
     assert collector.events[-1]["data"] == {"reason": "permission_lost"}
     await services.join(pb, tid)
     again = Collector(streams.StreamSession(pb, tid, after_seq=0, transport="sse"))
     await again.wait(lambda: get_hub().sessions.get(tid))
     await services.leave(pb, tid)
-    assert await again.wait(lambda: again.events and again.events[-1]["event_type"] == "closed") < 1.0
+    await again.wait(_closed(again))
+    assert again.events[-1]["data"] == {"reason": "permission_lost"}
 
 
-async def test_logout_closes_streams_within_a_second(chat, hub_cleanup):
+async def test_logout_closes_streams_immediately(chat, hub_cleanup, monkeypatch):
+    monkeypatch.setattr(hub_module, "REVALIDATE_INTERVAL_S", 3600)  # only the logout hook can close it
     _pa, pb, tid = await _people(chat)
     collector = Collector(streams.StreamSession(pb, tid, after_seq=0, transport="websocket"))
     await collector.wait(lambda: get_hub().sessions.get(tid))
     await accounts.logout(pb)
-    assert await collector.wait(lambda: collector.events and collector.events[-1]["event_type"] == "closed") < 1.0
+    await collector.wait(_closed(collector))
     assert collector.events[-1]["data"] == {"reason": "unauthorized"}
 
 
 async def test_revalidation_closes_streams_revoked_elsewhere(chat, hub_cleanup):
-    """Another process revoked the family (no hook ran here): the periodic check closes it within 1 s."""
+    """Another process revoked the family (no hook ran here): the periodic check closes it.
+
+    The 1 s promise of 03-chat.md is the re-check interval (asserted here); how fast a loaded machine runs
+    it is not a test's business (no latency assertion), only that the check, and nothing else, closes it.
+    """
+    assert hub_module.REVALIDATE_INTERVAL_S <= 1.0
     from apps.accounts.repository import AccountsRepository
 
     pa, pb, tid = await _people(chat)
@@ -132,17 +176,18 @@ async def test_revalidation_closes_streams_revoked_elsewhere(chat, hub_cleanup):
     c2 = Collector(streams.StreamSession(pa, tid, after_seq=0, transport="websocket"))
     await c1.wait(lambda: len(get_hub().sessions.get(tid, ())) == 2)
     await AccountsRepository().revoke_family(pb.family_id, "test", now_ms())
-    assert await c1.wait(lambda: c1.events and c1.events[-1]["event_type"] == "closed") < 1.0
+    await c1.wait(_closed(c1))
     assert c1.events[-1]["data"] == {"reason": "unauthorized"}
     await AccountsRepository().set_user_fields(pa.user_id, {"enabled": False})
-    assert await c2.wait(lambda: c2.events and c2.events[-1]["event_type"] == "closed") < 1.0
+    await c2.wait(_closed(c2))
+    assert c2.events[-1]["data"] == {"reason": "unauthorized"}
 
 
 async def test_heartbeat_pings(chat, hub_cleanup, monkeypatch):
     monkeypatch.setattr(streams, "HEARTBEAT_S", 0.1)
     _pa, pb, tid = await _people(chat)
     collector = Collector(streams.StreamSession(pb, tid, after_seq=None, transport="sse"))
-    await collector.wait(lambda: sum(e["event_type"] == "ping" for e in collector.events) >= 2, timeout=2)
+    await collector.wait(lambda: sum(e["event_type"] == "ping" for e in collector.events) >= 2, timeout=10)
     await collector.stop()
 
 

@@ -172,22 +172,31 @@ async def test_concurrent_begins_exactly_one_proceeds(backend):
 
 
 async def test_concurrent_requests_run_handler_once(backend):
-    calls = 0
+    calls = refused = 0
+    all_refused = asyncio.Event()
 
-    async def slow():
+    async def held():
+        """Stays in flight until the other 19 were refused (a condition, not a sleep)."""
         nonlocal calls
         calls += 1
-        await asyncio.sleep(0.05)
+        await asyncio.wait_for(all_refused.wait(), 10)
         return 201, {"ok": True}
 
-    results = await asyncio.gather(
-        *(run_idempotent(make_request("rid-crowd"), OP, SCOPE, {"x": 1}, slow) for _ in range(20)),
-        return_exceptions=True,
-    )
+    async def attempt():
+        nonlocal refused
+        try:
+            return await run_idempotent(make_request("rid-crowd"), OP, SCOPE, {"x": 1}, held)
+        except Conflict:
+            refused += 1
+            if refused == 19:
+                all_refused.set()
+            raise
+
+    results = await asyncio.gather(*(attempt() for _ in range(20)), return_exceptions=True)
     assert calls == 1
     assert sum(getattr(r, "status_code", None) == 201 for r in results) == 1
     assert sum(isinstance(r, Conflict) for r in results) == 19
-    replay = await run_idempotent(make_request("rid-crowd"), OP, SCOPE, {"x": 1}, slow)
+    replay = await run_idempotent(make_request("rid-crowd"), OP, SCOPE, {"x": 1}, held)
     assert replay["Idempotent-Replayed"] == "true"
     assert calls == 1
 
@@ -216,12 +225,24 @@ async def test_ttls_in_process():
     assert 24 * 3600 * 1000 - 10_000 <= local.ttl_ms(begun.key) <= 24 * 3600 * 1000
 
 
+class FakeClock:
+    """Stands in for the ``time`` module of apps.core.idempotency: the test moves time, not the machine."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
 async def test_in_process_marker_expires(monkeypatch):
-    monkeypatch.setattr(idempotency, "IN_PROGRESS_TTL_MS", 50)
+    clock = FakeClock()
+    monkeypatch.setattr(idempotency, "time", clock)
     assert isinstance(await store.begin(OP, SCOPE, "rid-exp", {"a": 1}), Begun)
+    clock.now += (idempotency.IN_PROGRESS_TTL_MS - 1) / 1000  # 1 ms before the marker ends: still held
     with pytest.raises(Conflict):
         await store.begin(OP, SCOPE, "rid-exp", {"a": 1})
-    await asyncio.sleep(0.08)
+    clock.now += 0.002  # past the in-progress TTL
     assert isinstance(await store.begin(OP, SCOPE, "rid-exp", {"a": 1}), Begun)
 
 

@@ -114,13 +114,24 @@ async def test_buckets_are_separate(backend):
 
 
 async def test_refill_after_waiting(backend):
-    ratelimit.overrides["default"] = RateLimit(10, 1, 1)
+    """One token a second: refused right after, allowed again once refilled (waited for, not slept), refused again.
+
+    The Redis bucket runs on Redis' own clock (TIME), so time cannot be faked here: the test polls for the
+    refill with a deadline, and the refusals it asserts each have a whole second of slack, not 50 ms.
+    """
+    ratelimit.overrides["default"] = RateLimit(1, 1, 1)
     limiter = RateLimiter()
     await limiter.hit("default", "ip:refill")
     with pytest.raises(RateLimited):
         await limiter.hit("default", "ip:refill")
-    await asyncio.sleep(0.15)
-    await limiter.hit("default", "ip:refill")
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            await limiter.hit("default", "ip:refill")
+            break
+        except RateLimited:
+            assert time.monotonic() < deadline, "the bucket never refilled"
+            await asyncio.sleep(0.02)  # polling interval only
     with pytest.raises(RateLimited):
         await limiter.hit("default", "ip:refill")
 
@@ -178,8 +189,7 @@ def test_local_buckets_stay_bounded(monkeypatch):
     buckets.clear()
     assert buckets.take("fast", 1000.0, 1) == 0.0
     assert buckets.take("slow", 1 / 60, 1) == 0.0
-    time.sleep(0.01)
-    buckets._evict(time.monotonic())
+    buckets._evict(time.monotonic() + 1.0)  # a second later (no sleep): "fast" is full again, "slow" is not
     assert set(buckets._buckets) == {"slow"}
 
 

@@ -8,10 +8,13 @@ the local endpoint writes only where a put guard allows it.
 
 from __future__ import annotations
 
+import datetime
 import io
 import time
+from types import SimpleNamespace
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import botocore.auth
 import httpx
 import pytest
 from django.test import Client
@@ -100,13 +103,22 @@ def test_tampered_and_rebound_urls_are_refused():
 
 
 @pytest.mark.usefixtures("backend")
-def test_expired_urls_are_refused():
+def test_expired_urls_are_refused(monkeypatch):
+    """URLs signed two minutes ago for one minute (signer clocks moved back, no sleep) are refused."""
     client, storage = Client(), get_storage()
     data = b"y" * 10
     storage.put_bytes(KEY, data, content_type="text/plain", metadata={})
-    put_ticket = storage.presigned_put(KEY, content_type="text/plain", size_bytes=len(data), metadata={}, expires_s=1)
-    get_url = storage.presigned_get(KEY, expires_s=1)
-    time.sleep(2.1)
+    fresh_get = storage.presigned_get(KEY, expires_s=60)
+    past = time.time() - 120
+    then = datetime.datetime.fromtimestamp(past, datetime.UTC).replace(tzinfo=None)
+    with monkeypatch.context() as signing_in_the_past:
+        signing_in_the_past.setattr(storage_module, "time", SimpleNamespace(time=lambda: past))  # local signer
+        signing_in_the_past.setattr(botocore.auth, "get_current_datetime", lambda: then)  # S3 SigV4 signer
+        put_ticket = storage.presigned_put(
+            KEY, content_type="text/plain", size_bytes=len(data), metadata={}, expires_s=60
+        )
+        get_url = storage.presigned_get(KEY, expires_s=60)
+    assert get_object(client, fresh_get)[0] == 200  # the same URL made now still works: only the age differs
     assert put_object(client, _absolute(put_ticket.url), put_ticket.headers, data) == 403
     assert get_object(client, get_url)[0] == 403
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import http.server
 import re
+import subprocess
+import sys
+import threading
 
 import pytest
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from apps.core import tracing
+from tests.conftest import ROOT, free_port, server_env
 
 _exporter = InMemorySpanExporter()
 _processor_added = False
@@ -54,3 +59,70 @@ def test_outbound_httpx_calls_are_traced(spans, live_server_factory):
         httpx.get(f"{server.url}/health")
     names = [s.name for s in spans.get_finished_spans()]
     assert "GET" in names  # the httpx client span
+
+
+class _Collector(http.server.BaseHTTPRequestHandler):
+    """A stand-in OTLP/HTTP collector: keeps every POSTed body."""
+
+    bodies: list[bytes] = []
+
+    def do_POST(self) -> None:
+        self.bodies.append(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def otlp_collector():
+    _Collector.bodies = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Collector)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", _Collector.bodies
+    server.shutdown()
+    server.server_close()
+
+
+def test_spans_of_a_management_command_are_exported_before_os_exit(otlp_collector):
+    """manage.py leaves with os._exit; the batch processor (5 s schedule) must still export the last span."""
+    endpoint, bodies = otlp_collector
+    code = (
+        "from apps.core import tracing\n"
+        "with tracing.tracer().start_as_current_span('last-span-before-exit'):\n"
+        "    pass\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c", code],
+        cwd=ROOT,
+        env=server_env(OTEL_EXPORTER_OTLP_ENDPOINT=endpoint),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    # The process has exited: whatever the collector holds was sent before os._exit.
+    assert any(b"last-span-before-exit" in body for body in bodies), (len(bodies), done.stderr[-2000:])
+
+
+def test_flush_with_the_collector_down_does_not_hold_the_exit(otlp_collector):
+    """A collector that is gone costs at most the flush timeout, and the command's status is kept."""
+    code = "from apps.core import tracing\nwith tracing.tracer().start_as_current_span('x'):\n    pass\n"
+    done = subprocess.run(
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c", code],
+        cwd=ROOT,
+        env=server_env(OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{free_port()}"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_flush_without_configured_tracing_is_a_no_op(monkeypatch):
+    monkeypatch.setattr(tracing, "_provider", None)
+    assert tracing.flush(timeout_s=0.1) is False

@@ -164,11 +164,13 @@ async def test_retry_after_is_capped_at_one_hour(receiver):
 @pytest.mark.parametrize("kind", ["slow", "never"])
 async def test_answers_past_the_timeout_are_retryable(receiver, config, kind):
     config(webhook_timeout_ms=300)
-    receiver.script.append(Action(delay_s=2.0) if kind == "slow" else Action(kind="never"))
+    receiver.script.append(Action(delay_s=60.0) if kind == "slow" else Action(kind="never"))
     event_id = await add_event()
     started = time.monotonic()
     await deliver_once()
-    assert time.monotonic() - started < 1.5
+    # Gave up at the 0.3 s timeout rather than waiting for the 60 s answer; the bound is generous on purpose
+    # (a loaded machine), it only has to be far below the answer's delay.
+    assert time.monotonic() - started < 15
     row = await event_row(event_id)
     assert row["status"] == "retrying"
     (log,) = await log_rows(event_id)

@@ -13,6 +13,7 @@ from prometheus_client import REGISTRY
 from apps.core import background, jobs
 from apps.core.db import UnitOfWork
 from apps.webhooks import services, wake
+from apps.webhooks import worker as worker_module
 from apps.webhooks.repository import OutboxRepository
 from apps.webhooks.worker import Worker, embedded_worker
 from tests.webhooks.conftest import add_event, event_row, log_rows
@@ -51,11 +52,19 @@ def sample(name: str, labels: dict[str, str] | None = None) -> float:
     return REGISTRY.get_sample_value(name, labels or {}) or 0.0
 
 
-async def test_an_idle_worker_is_woken_in_process_without_waiting_for_the_poll(receiver, config):
+async def test_an_idle_worker_is_woken_in_process_without_waiting_for_the_poll(receiver, config, monkeypatch):
     config(worker_poll_interval_ms=60_000)
+    monkeypatch.setattr(worker_module, "JOB_TICK_S", 3600)  # the 1 s job tick would deliver without a wake
     worker = Worker(concurrency=4, run_jobs=False)
+    idle, real_idle = asyncio.Event(), worker._idle
+
+    async def observed_idle() -> None:
+        idle.set()
+        await real_idle()
+
+    worker._idle = observed_idle
     task = asyncio.create_task(worker.run())
-    await asyncio.sleep(0.1)  # idle, waiting on the 60 s poll
+    await asyncio.wait_for(idle.wait(), 10)  # idle, waiting on the poll (a condition, not a sleep)
     event_id = await add_event()
     await until(lambda: _delivered(event_id), 3)
     worker.stop()
