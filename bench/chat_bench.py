@@ -38,6 +38,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from stats import free_port, load, summary  # bench/ is on sys.path (the script's own folder)
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 BRIDGE_DIR = ROOT / "tests" / "support" / "surreal_bridge"
@@ -54,28 +56,6 @@ WORK = Path(tempfile.mkdtemp(prefix="gr-chat-bench-"))
 
 
 # -- small helpers -------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def pct(values: list[float], p: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))], 2)
-
-
-def summary(values: list[float]) -> dict[str, Any]:
-    return {"n": len(values), "p50": pct(values, 50), "p95": pct(values, 95), "p99": pct(values, 99),
-            "max": round(max(values), 2) if values else None}  # fmt: skip
-
-
-def load() -> float:
-    return round(os.getloadavg()[0], 2)
 
 
 def rss_kib(pid: int) -> int:

@@ -48,6 +48,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import stats  # bench/stats.py (bench/ is on sys.path: the script's own folder)
+from stats import free_port, load
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 WORK = Path(tempfile.mkdtemp(prefix="gr-tlog-bench-"))
@@ -58,26 +61,12 @@ TARGETS = {"append_p95_delta_ms": 5.0, "proof_p95_ms": 20.0, "proof_p50_ratio": 
 # -- small helpers -------------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def pct(values: list[float], p: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))], 3)
+    return stats.pct(values, p, digits=3)
 
 
 def summary(values: list[float]) -> dict[str, Any]:
-    return {"n": len(values), "p50": pct(values, 50), "p95": pct(values, 95), "p99": pct(values, 99),
-            "max": round(max(values), 3) if values else None}  # fmt: skip
-
-
-def load() -> float:
-    return round(os.getloadavg()[0], 2)
+    return stats.summary(values, digits=3)
 
 
 def child_env(**extra: str) -> dict[str, str]:

@@ -99,17 +99,17 @@ async def _thumb(principal: Principal, evidence: dict[str, Any]) -> dict[str, An
 async def review_queue(**filters: Any) -> list[dict[str, Any]]:
     """The review queue, evidence items carrying their media's ``content_credentials`` for the badge.
 
-    ``None`` (no badge) for other kinds and for evidence without a file. Evidence rows are
-    read one by one: the queue page shows at most its limit (200) and few items are evidence.
+    ``None`` (no badge) for other kinds and for evidence without a file. The page's evidence rows
+    are read in one query.
     """
     from apps.evidence.repository import EvidenceRepository
 
     items = await services.review_queue(**filters)
+    evidence_ids = [item["content_id"] for item in items if item["content_type"] == "evidence"]
+    rows = await EvidenceRepository().evidence_by_id(evidence_ids) if evidence_ids else {}
     for item in items:
-        item["content_credentials"] = None
-        if item["content_type"] == "evidence":
-            evidence = await EvidenceRepository().get_evidence(item["content_id"])
-            item["content_credentials"] = ((evidence or {}).get("media") or {}).get("content_credentials")
+        media = (rows.get(item["content_id"]) or {}).get("media") if item["content_type"] == "evidence" else None
+        item["content_credentials"] = (media or {}).get("content_credentials")
     return items
 
 
