@@ -8,6 +8,7 @@ from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from apps.accounts.serializers import NO_NUL, StrictCharField
+from apps.core.openapi import DocumentedSerializer
 
 BODY_MAX = 2000
 # At least one character that survives str.strip() and no NUL (documented pattern = enforced rule).
@@ -62,8 +63,17 @@ class StreamQuery(serializers.Serializer):
     after_seq = serializers.IntegerField(min_value=0, required=False, max_value=2**53)
 
 
-class AttachmentRefSerializer(serializers.Serializer):
+class AttachmentRefSerializer(DocumentedSerializer):
+    """One attachment of a message: exactly ``{"attachment_id": ...}`` (other keys are refused)."""
+
+    openapi_extra = {"additionalProperties": False}
     attachment_id = serializers.RegexField(r"^[0-9a-f]{32}$")
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        unknown = sorted(set(data) - {"attachment_id"}) if isinstance(data, dict) else []
+        if unknown:
+            raise serializers.ValidationError({"attachment_id": [f"unknown key(s) next to it: {', '.join(unknown)}"]})
+        return super().to_internal_value(data)
 
 
 class SendSerializer(serializers.Serializer):
@@ -76,7 +86,8 @@ class SendSerializer(serializers.Serializer):
         return value.strip()
 
 
-class SendDoc(serializers.Serializer):
+class SendDoc(DocumentedSerializer):
+    openapi_extra = {"properties": {"attachments": {"uniqueItems": True}}}  # "the same attachment is listed twice"
     body = serializers.RegexField(
         NON_BLANK, min_length=1, max_length=BODY_MAX, help_text="1..2000 characters after trim"
     )
@@ -116,11 +127,21 @@ class MuteSerializer(serializers.Serializer):
     minutes = StrictIntegerField(min_value=0, max_value=525_600, help_text="0 unmutes")
 
 
-class CursorSerializer(serializers.Serializer):
+class CursorSerializer(DocumentedSerializer):
+    """``{"message_id": ...}`` or ``{"seq": ...}`` (both: message_id wins); no other keys.
+
+    Stated as a closed object with at least one key rather than ``anyOf`` of two ``required``
+    lists: the same rule, and one that schema-driven clients and fuzzers handle.
+    """
+
+    openapi_extra = {"additionalProperties": False, "minProperties": 1}
     message_id = serializers.RegexField(r"^[0-9a-f]{32}$", required=False)
     seq = StrictIntegerField(min_value=1, max_value=2**53, required=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(self.initial_data) - {"message_id", "seq"})
+        if unknown:
+            raise serializers.ValidationError({unknown[0]: ["unknown field (send message_id or seq)"]})
         if "message_id" not in attrs and "seq" not in attrs:
             raise serializers.ValidationError({"message_id": ["give message_id or seq"]})
         return attrs  # both given: message_id wins

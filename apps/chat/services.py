@@ -17,7 +17,7 @@ from apps.chat.presenters import member_view, message_view, thread_view
 from apps.chat.repository import AttachmentUnavailable, ChatRepository
 from apps.core import context
 from apps.core.db import UniqueViolation
-from apps.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from apps.core.errors import Conflict, Forbidden, NotFound
 from apps.core.ids import new_id, new_request_id, now_ms
 from apps.core.ratelimit import limiter
 
@@ -296,9 +296,7 @@ async def send_message(principal: Principal, thread_id: str, *, body: str, attac
         else:
             stored = await repo.append_message(thread_id, row, now)
     except AttachmentUnavailable as exc:
-        raise ValidationFailed.for_fields(
-            {"attachments": ["an attachment is already used by another message (each is used once)"]}
-        ) from exc
+        raise Conflict("an attachment is already used by another message (each is used once)") from exc
     except UniqueViolation as exc:
         if exc.index != "chat_message_thread_request":
             raise
@@ -374,9 +372,7 @@ async def set_cursor(principal: Principal, thread_id: str, *, message_id: str | 
             raise NotFound("message not found")
     else:
         assert seq is not None
-        if seq > found.thread["last_seq"]:
-            raise ValidationFailed.for_fields({"seq": [f"must be at most {found.thread['last_seq']}"]})
-        message = await repo.message_at(thread_id, seq)
+        message = await repo.message_at(thread_id, seq) if seq <= found.thread["last_seq"] else None
         if message is None:
             raise NotFound("message not found")
     row = await repo.advance_cursor(

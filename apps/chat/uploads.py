@@ -82,4 +82,5 @@ async def check_own(principal: Principal, attachment_ids: list[str]) -> None:
     for attachment_id in attachment_ids:
         row = rows.get(attachment_id)
         if row is None or row["owner_id"] != principal.user_id:
-            raise ValidationFailed.for_fields({"attachments": [f"unknown attachment {attachment_id}"]})
+            # The body is well-formed; what it names does not exist for this sender (so 404, not 400).
+            raise NotFound(f"unknown attachment {attachment_id}", details={"fields": {"attachments": [attachment_id]}})

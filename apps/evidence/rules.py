@@ -38,8 +38,10 @@ MAX_URL = 2048
 CLOCK_SKEW = timedelta(minutes=5)
 MAX_AGE = timedelta(days=30)
 
-_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
-_HEX = re.compile(r"^[0-9a-fA-F]{32,128}$")
+RFC3339_PATTERN = r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
+_RFC3339 = re.compile(RFC3339_PATTERN)
+HEX_PATTERN = r"^[0-9a-fA-F]{32,128}$"
+_HEX = re.compile(HEX_PATTERN)
 # ASCII whitespace only, so Python and the OpenAPI (ECMA) regexes agree on what "blank" means.
 WS = " \t\n\r\f\v"
 # Documented text: not blank, and no NUL anywhere (every text field refuses NUL; apps/core/openapi.py).

@@ -10,6 +10,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apps.core.openapi import DocumentedSerializer, only
 from apps.evidence import files, rules
 from apps.transparency.serializers import log_reference_field
 
@@ -111,7 +112,81 @@ class MediaSerializer(serializers.Serializer):
     content_credentials = ContentCredentialsSerializer(allow_null=True, required=False)
 
 
-class EvidenceCreateDoc(serializers.Serializer):
+RFC3339_PATTERN = rules.RFC3339_PATTERN
+_TIMESTAMP = {
+    "type": "string",
+    "pattern": RFC3339_PATTERN,
+    "description": "RFC 3339 with seconds and offset; at most 5 minutes ahead of the server, at most 30 days old",
+}
+
+
+def _proof(properties: dict, required: list[str]) -> dict:
+    return {
+        "type": "object",
+        "properties": {"timestamp": _TIMESTAMP, **properties},
+        "required": ["timestamp", *required],
+    }
+
+
+_WITNESS = {
+    "type": "object",
+    "properties": {
+        "witness_name": {"type": "string", "pattern": NON_BLANK, "maxLength": rules.MAX_WITNESS_NAME},
+        "relationship": {"type": "string", "enum": list(rules.RELATIONSHIPS)},
+    },
+    "required": ["witness_name", "relationship"],
+}
+_NUMBER = {"type": "number"}
+
+
+class EvidenceCreateDoc(DocumentedSerializer):
+    """The proof's shape depends on evidence_type (one ``oneOf`` branch each, rules.py checks the same)."""
+
+    openapi_extra = {
+        "oneOf": [
+            {
+                "properties": {
+                    "evidence_type": only("photo_with_timestamp"),
+                    "proof": _proof({"media_hash": {"type": "string", "pattern": rules.HEX_PATTERN}}, ["media_hash"]),
+                }
+            },
+            {
+                "properties": {
+                    "evidence_type": only("gps_verification"),
+                    "proof": _proof(
+                        {
+                            "location": {
+                                "type": "object",
+                                "properties": {
+                                    "lat": {**_NUMBER, "minimum": -90, "maximum": 90},
+                                    "lon": {**_NUMBER, "minimum": -180, "maximum": 180},
+                                    "accuracy_m": {**_NUMBER, "minimum": 0, "nullable": True},
+                                },
+                                "required": ["lat", "lon"],
+                            }
+                        },
+                        ["location"],
+                    ),
+                }
+            },
+            {
+                "properties": {
+                    "evidence_type": only("witness_attestation"),
+                    "proof": _proof(
+                        {
+                            "witnesses": {
+                                "type": "array",
+                                "items": _WITNESS,
+                                "minItems": 1,
+                                "maxItems": rules.MAX_WITNESSES,
+                            }
+                        },
+                        ["witnesses"],
+                    ),
+                }
+            },
+        ]
+    }
     contribution_id = serializers.RegexField(ID_PATTERN)
     evidence_type = serializers.ChoiceField(rules.EVIDENCE_TYPES)
     evidence_data = ObjectField(required=False, help_text="free-form, ≤ 16 KiB")
@@ -135,7 +210,21 @@ class EvidenceSerializer(serializers.Serializer):
     transparency = log_reference_field()
 
 
-class UploadRequestDoc(serializers.Serializer):
+def _size_limits() -> list[dict]:
+    """One ``oneOf`` branch per size limit: the content types it applies to and their maximum size_bytes."""
+    by_limit: dict[int, list[str]] = {}
+    for content_type, limit in files.LIMITS.items():
+        by_limit.setdefault(limit, []).append(content_type)
+    return [
+        {"properties": {"content_type": only(*types), "size_bytes": {"maximum": limit}}}
+        for limit, types in sorted(by_limit.items())
+    ]
+
+
+class UploadRequestDoc(DocumentedSerializer):
+    """size_bytes above the content type's limit is refused (413), so each limit is one ``oneOf`` branch."""
+
+    openapi_extra = {"oneOf": _size_limits()}
     contribution_id = serializers.RegexField(ID_PATTERN)
     file_name = serializers.RegexField(NON_BLANK, max_length=255)
     content_type = serializers.ChoiceField(files.ALLOWED_TYPES)

@@ -42,7 +42,7 @@ class DecisionCreate(APIView):
     @extend_schema(
         operation_id="moderations_create",
         request=s.DecisionRequestSerializer,
-        responses={201: s.DecisionResultSerializer, **_errors(400, 401, 403, 409, 415, 429)},
+        responses={201: s.DecisionResultSerializer, **_errors(400, 401, 403, 404, 409, 415, 429)},
         description="Record a decision. Idempotent on (content_id, X-Request-ID).",
     )
     async def post(self, request: Request) -> JsonResponse:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from apps.core.openapi import NON_BLANK_TEXT, DocumentedSerializer, only
 from apps.moderation import rules
 from apps.transparency.serializers import log_reference_field
 
@@ -11,32 +12,52 @@ CONTENT_ID = r"^[A-Za-z0-9_-]{1,128}$"
 
 
 class ViolationSerializer(serializers.Serializer):
-    category = serializers.CharField(max_length=64)
-    severity = serializers.CharField(max_length=32, required=False, allow_null=True)
-    snippet = serializers.CharField(max_length=500, required=False, allow_null=True)
-    reason = serializers.CharField(max_length=500, required=False, allow_null=True)
+    # Optional texts: "" counts as absent (rules._text), so blank is documented as accepted.
+    category = serializers.RegexField(NON_BLANK_TEXT, max_length=64)
+    severity = serializers.CharField(max_length=32, required=False, allow_null=True, allow_blank=True)
+    snippet = serializers.CharField(max_length=500, required=False, allow_null=True, allow_blank=True)
+    reason = serializers.CharField(max_length=500, required=False, allow_null=True, allow_blank=True)
 
 
-class DecisionRequestSerializer(serializers.Serializer):
+def _status_branches() -> list[dict]:
+    """rules._cross_field as ``oneOf``: which actions go with a status, and that only a hold has a duration."""
+    branches = []
+    for status, actions in rules.ALLOWED_ACTIONS.items():
+        hold = actions == ("hold_for_review",)
+        properties: dict = {"moderation_status": only(status), "moderation_action": only(*actions)}
+        if status != "rejected":  # only a removal opens an appeal window
+            properties["appeal_window_minutes"] = {"nullable": True, "not": {}}
+        if hold:
+            properties["hold_duration_minutes"] = {"type": "integer", "nullable": False}
+        else:
+            properties["hold_duration_minutes"] = {"nullable": True, "not": {}}  # absent or null only
+            properties["auto_release_if_no_action"] = {**only(False), "nullable": True}
+        branches.append({"properties": properties, **({"required": ["hold_duration_minutes"]} if hold else {})})
+    return branches
+
+
+class DecisionRequestSerializer(DocumentedSerializer):
+    openapi_extra = {"oneOf": _status_branches()}
     content_id = serializers.RegexField(CONTENT_ID)
     content_type = serializers.ChoiceField(choices=rules.CONTENT_TYPES)
     moderation_status = serializers.ChoiceField(choices=rules.STATUSES)
     moderation_action = serializers.ChoiceField(
         choices=rules.ACTIONS, help_text="under_review ⇔ hold_for_review; rejected ⇔ block; published → publish_*"
     )
-    reason_code = serializers.CharField(max_length=512, help_text="at most 512 bytes (UTF-8)")
-    confidence = serializers.FloatField(min_value=0, max_value=1, required=False)
+    reason_code = serializers.RegexField(NON_BLANK_TEXT, max_length=512, help_text="at most 512 bytes (UTF-8)")
+    # null means the default, as absent does (rules.decision_input): confidence 1, no auto-release.
+    confidence = serializers.FloatField(min_value=0, max_value=1, required=False, allow_null=True)
     author_id = serializers.RegexField(CONTENT_ID, required=False, allow_null=True)
-    author_username = serializers.CharField(max_length=64, required=False, allow_null=True)
+    author_username = serializers.CharField(max_length=64, required=False, allow_null=True, allow_blank=True)
     hold_duration_minutes = serializers.IntegerField(
         min_value=1, max_value=rules.MAX_HOLD_MINUTES, required=False, allow_null=True
     )
-    auto_release_if_no_action = serializers.BooleanField(required=False)
+    auto_release_if_no_action = serializers.BooleanField(required=False, allow_null=True)
     appeal_window_minutes = serializers.IntegerField(
         min_value=1, max_value=rules.MAX_HOLD_MINUTES, required=False, allow_null=True
     )
-    reasoning = serializers.CharField(max_length=rules.MAX_REASONING, required=False, allow_null=True)
-    violations = ViolationSerializer(many=True, required=False, max_length=rules.MAX_VIOLATIONS)
+    reasoning = serializers.CharField(max_length=rules.MAX_REASONING, required=False, allow_null=True, allow_blank=True)
+    violations = ViolationSerializer(many=True, required=False, allow_null=True, max_length=rules.MAX_VIOLATIONS)
 
 
 class AppealSerializer(serializers.Serializer):
@@ -173,7 +194,7 @@ class ReportRequestSerializer(serializers.Serializer):
     content_type = serializers.ChoiceField(choices=rules.CONTENT_TYPES)
     content_id = serializers.RegexField(CONTENT_ID)
     reason = serializers.ChoiceField(choices=rules.REPORT_REASONS)
-    note = serializers.CharField(max_length=rules.MAX_NOTE, required=False, allow_null=True)
+    note = serializers.CharField(max_length=rules.MAX_NOTE, required=False, allow_null=True, allow_blank=True)
 
 
 class ReportSerializer(serializers.Serializer):
@@ -197,7 +218,7 @@ class ReportListSerializer(serializers.Serializer):
 
 
 class AppealRequestSerializer(serializers.Serializer):
-    statement = serializers.CharField(max_length=rules.MAX_STATEMENT)
+    statement = serializers.RegexField(NON_BLANK_TEXT, max_length=rules.MAX_STATEMENT)
 
 
 class AppealResultSerializer(serializers.Serializer):

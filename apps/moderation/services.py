@@ -216,10 +216,11 @@ def _plan(
     cid: str,
 ) -> tuple[dict[str, Any], dict[str, Any], UnitOfWork]:
     if state is not None and state["content_type"] != inp.content_type:
-        raise rules.fail("content_type", f"this item is a {state['content_type']}")
+        # Well-formed, but contradicts what is stored: a conflict with the item's state, not a bad request.
+        raise Conflict(f"this item is a {state['content_type']}", details={"content_type": state["content_type"]})
     author_id = (state or {}).get("author_id") or (entity.author_id if entity else None) or inp.author_id
     if not author_id:
-        raise rules.fail("author_id", "required the first time an item is moderated (the item is unknown here)")
+        raise NotFound("unknown item: give author_id to moderate content this service does not hold")
     author_username = (
         (state or {}).get("author_username") or (entity.author_username if entity else None) or inp.author_username
     )

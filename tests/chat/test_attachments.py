@@ -145,7 +145,7 @@ def test_only_own_unused_attachments_can_be_sent(chat, local_storage):
     send = f"{T}/{tid}/messages/send"
     # another user's upload looks unknown
     stolen = chat.call("post", send, bob, {"body": "mine now", "attachments": [{"attachment_id": mine}]})
-    assert stolen.status_code == 400
+    assert stolen.status_code == 404
     assert "unknown attachment" in stolen.json()["error"]["message"]
     twice = chat.call("post", send, ana, {"body": "x", "attachments": [{"attachment_id": mine}] * 2})
     assert twice.status_code == 400
@@ -157,7 +157,7 @@ def test_only_own_unused_attachments_can_be_sent(chat, local_storage):
     assert retry.status_code == 201
     assert retry.json()["message_id"] == first.json()["message_id"]
     reuse = chat.call("post", send, ana, body, HTTP_X_REQUEST_ID="att-2")
-    assert reuse.status_code == 400
+    assert reuse.status_code == 409
     assert "already used" in reuse.json()["error"]["message"]
     listed = chat.call("get", f"{T}/{tid}/messages", ana).json()
     assert [m["seq"] for m in listed] == [1]  # the refused sends consumed no seq

@@ -93,8 +93,8 @@ def test_bad_decisions_are_refused_and_the_ledger_is_untouched(world, overrides,
 def test_unknown_item_needs_an_author(make_user):
     mod = make_user("mia", role="moderator")
     response = mod.post("/v1/moderations", decision("external-123"))
-    assert response.status_code == 400
-    assert "author_id" in response.json()["error"]["details"]["fields"]
+    assert response.status_code == 404  # well-formed; the item is unknown here until an author_id is given
+    assert "author_id" in response.json()["error"]["message"]
     ok = mod.post("/v1/moderations", decision("external-123", author_id="someone"))
     assert ok.status_code == 201
     assert ledger_count() == 1

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from daphne.endpoints import build_endpoint_description_strings
+from daphne.http_protocol import HTTPFactory, WebRequest
 from daphne.ws_protocol import WebSocketProtocol
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -39,8 +40,37 @@ DEFAULT_HOST = "127.0.0.1"
 DRAIN_POLL_S = 0.05
 
 
+class BodyAsIsRequest(WebRequest):
+    """daphne's request, but Twisted leaves POST bodies alone; Django parses them.
+
+    Twisted parses every multipart/urlencoded POST body itself before daphne sees the request
+    (work thrown away: daphne hands the raw body on) and answers one it cannot parse, such as an
+    empty multipart body, with a bare 400: no error envelope, no access log line.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, parsePOSTFormSubmission=False, **kwargs)
+
+
+class BodyAsIsHTTPFactory(HTTPFactory):
+    def buildProtocol(self, addr: Any) -> Any:
+        protocol = super().buildProtocol(addr)
+        protocol.requestFactory = BodyAsIsRequest
+        return protocol
+
+
 class GracefulServer(daphne.server.Server):
     """daphne's Server with a drain-then-stop shutdown and the background task hooks."""
+
+    # daphne's run() builds its HTTPFactory and listens with it in one go; this setter is the
+    # only seam that swaps in the factory of BodyAsIsRequest without copying run().
+    @property
+    def http_factory(self) -> HTTPFactory:
+        return self._http_factory
+
+    @http_factory.setter
+    def http_factory(self, _daphne_factory: HTTPFactory) -> None:
+        self._http_factory = BodyAsIsHTTPFactory(self)
 
     def __init__(self, application: Any, *, on_started: Callable[[list[tuple[str, int]]], None], **kwargs: Any):
         super().__init__(application, signal_handlers=False, **kwargs)
