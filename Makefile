@@ -23,7 +23,8 @@ deps-dev: $(VENV)/.deps-dev
 run: deps
 	$(PY) manage.py serve --port $(PORT)
 
-## Like `run`, with demo users, threads, contributions and vouches (sign-in details are printed).
+## Like `run`, with demo users, threads, contributions, vouches and a review queue (sign-in details are printed);
+## webhooks go to the development receiver, started inside the demo server, so the outbox shows deliveries.
 demo: deps
 	$(PY) manage.py serve --port $(PORT) --demo
 

@@ -47,6 +47,8 @@ class SeedResult:
     evidence: int = 0
     vouches: int = 0
     reports: int = 0
+    held: int = 0
+    appeals: int = 0
 
 
 def _new_request() -> None:
@@ -85,7 +87,7 @@ async def seed() -> SeedResult:
     await staff.ensure_admin(email=ADMIN_EMAIL, username="admin", password=admin_password, actor_id="system:seed_demo")
     result.accounts.append(DemoAccount("admin", ADMIN_EMAIL, admin_password, "admin"))
 
-    moderator, _ = await _member("moderator", "moderator")
+    moderator, moderator_principal = await _member("moderator", "moderator")
     ana_account, ana = await _member("ana")
     budi_account, budi = await _member("budi")
     citra_account, citra = await _member("citra")
@@ -167,4 +169,44 @@ async def seed() -> SeedResult:
         )
         result.vouches += 1
     del lesson
+    await _moderation_work(result, square["thread_id"], moderator_principal, ana, budi, citra)
     return result
+
+
+async def _moderation_work(
+    result: SeedResult, thread_id: str, moderator: Principal, ana: Principal, budi: Principal, citra: Principal
+) -> None:
+    """Something for the moderator to act on in the review queue: a held message, a reported one and
+    an appealed removal, each made through the moderation services as the API would."""
+    from apps.moderation import services as moderation
+
+    async def say(author: Principal, body: str) -> str:
+        _new_request()
+        message = await chat.send_message(author, thread_id, body=body, attachments=[])
+        result.messages += 1
+        return message["message_id"]
+
+    spam = await say(citra, "Jual pulsa murah!!! Cheap phone credit, DM me now, limited offer")
+    _new_request()
+    await moderation.decide(moderation.Actor.of(moderator), {
+        "content_id": spam, "content_type": "chat_message", "moderation_status": "under_review",
+        "moderation_action": "hold_for_review", "reason_code": "possible_spam", "confidence": 0.7,
+        "hold_duration_minutes": 24 * 60, "reasoning": "Looks like an advert; check with the RT first.",
+    })  # fmt: skip
+    result.held += 1
+
+    rude = await say(budi, "Whoever keeps parking on the drain cover is an idiot.")
+    _new_request()
+    await moderation.report(ana, {"content_type": "chat_message", "content_id": rude, "reason": "harassment",
+                                  "note": "Name-calling in the neighbourhood thread."})  # fmt: skip
+    result.reports += 1
+
+    link = await say(citra, "Sign-up form for Saturday: http://bit.ly/rt05-kerja-bakti")
+    _new_request()
+    await moderation.decide(moderation.Actor.of(moderator), {
+        "content_id": link, "content_type": "chat_message", "moderation_status": "rejected",
+        "moderation_action": "block", "reason_code": "suspicious_link", "confidence": 0.6,
+    })  # fmt: skip
+    _new_request()
+    await moderation.appeal(citra, link, {"statement": "It is the real form of the RT, Pak Slamet made it."})
+    result.appeals += 1

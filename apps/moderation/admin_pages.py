@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import render
 
 from apps.accounts import services as accounts
@@ -18,7 +18,7 @@ from apps.core.ratelimit import client_ip
 from apps.core.views import allow_methods
 from apps.moderation import admin_services, rules, services
 from apps.moderation.admin_auth import LOGIN_URL, refuse, safe_next, staff_page
-from apps.moderation.admin_forms import AdminLoginForm, DecideForm, EnabledForm, RoleForm
+from apps.moderation.admin_forms import AdminLoginForm, BulkForm, DecideForm, EnabledForm, QuickForm, RoleForm
 
 
 def _page(request: HttpRequest, template: str, context: dict, status: int = 200) -> HttpResponse:
@@ -76,16 +76,69 @@ async def index(request: HttpRequest) -> HttpResponse:
     return _page(request, "index.html", {"title": "Site administration", "queue_size": len(queue)})
 
 
-@staff_page("GET", "HEAD")
-async def queue(request: HttpRequest) -> HttpResponse:
-    kind = request.GET.get("kind") if request.GET.get("kind") in ("held", "appeal", "reported") else None
-    content_type = request.GET.get("content_type")
+async def _queue_page(request: HttpRequest, extra: dict | None = None, status: int = 200) -> HttpResponse:
+    source = request.GET
+    kind = source.get("kind") if source.get("kind") in ("held", "appeal", "reported") else None
+    content_type = source.get("content_type")
     content_type = content_type if content_type in rules.CONTENT_TYPES else None
-    items = await admin_services.review_queue(kind=kind, content_type=content_type, limit=200)
+    items = await admin_services.review_queue(request.principal, kind=kind, content_type=content_type, limit=200)
+    for entry in items:  # one request id per row's quick form: a double click is one decision
+        entry["request_id"] = new_request_id()
+    here = request.get_full_path() if request.method == "GET" else "/admin/moderation/queue/"
     return _page(request, "queue.html", {
         "title": "Review queue", "items": items, "kind": kind, "content_type": content_type,
         "kinds": ("held", "appeal", "reported"), "content_types": rules.CONTENT_TYPES,
-    })  # fmt: skip
+        "content_type_labels": [(t, admin_services.label(t)) for t in rules.CONTENT_TYPES],
+        "presets": admin_services.PRESETS.values(), "bulk_presets": admin_services.BULK_PRESETS,
+        "bulk_request_id": new_request_id(), "here": here,
+        "done": source.get("done"), "error": source.get("error"),
+    } | (extra or {}), status=status)  # fmt: skip
+
+
+@staff_page("GET", "HEAD")
+async def queue(request: HttpRequest) -> HttpResponse:
+    return await _queue_page(request)
+
+
+@staff_page("POST")
+async def queue_bulk(request: HttpRequest) -> HttpResponse:
+    """Several ticked rows, one decision each (each its own transaction); a result line per item."""
+    form = BulkForm(request.POST)
+    if not form.is_valid():
+        problems = [str(e) for errors in form.errors.values() for e in errors]
+        return await _queue_page(request, {"error": " ".join(problems)}, status=400)
+    results = await admin_services.bulk_decide(
+        request.principal, form.cleaned_data["content_ids"], form.cleaned_data["preset"],
+        form.cleaned_data["request_id"],
+    )  # fmt: skip
+    decided = sum(1 for r in results if r.ok)
+    summary = f"{decided} of {len(results)} item(s) {admin_services.PRESETS[form.cleaned_data['preset']].done}."
+    return await _queue_page(request, {"results": results, "done": summary if decided else None,
+                                       "error": None if decided else summary})  # fmt: skip
+
+
+@staff_page("POST")
+async def item_quick(request: HttpRequest, content_id: str) -> HttpResponse:
+    """One-click Approve / Hide for review / Remove / Warn, from a queue row or the item page."""
+    form = QuickForm(request.POST)
+    if not form.is_valid():
+        return refuse(request, "Invalid decision button; reload the page and try again.", 400)
+    back = safe_next(form.cleaned_data.get("next") or "/admin/moderation/queue/")
+    path, _, query = back.partition("?")
+    params = {k: v for k, v in QueryDict(query).items() if k not in ("done", "error")}
+    preset = admin_services.PRESETS[form.cleaned_data["preset"]]
+    try:
+        result = await admin_services.quick_decide(
+            request.principal, content_id, preset.key, form.cleaned_data["request_id"]
+        )
+    except AppError as exc:
+        if exc.status >= 500 or exc.status == 404:
+            raise
+        return _back(path, **params, error=f"{preset.label} was not recorded: {exc.message}")
+    content = result["content"]
+    who = f" by {content['author_username']}" if content.get("author_username") else ""
+    what = admin_services.label(content["content_type"]).lower()
+    return _back(path, **params, done=f"{preset.done} — the {what}{who}")
 
 
 @staff_page("GET", "HEAD", "POST")
@@ -108,10 +161,25 @@ async def item(request: HttpRequest, content_id: str) -> HttpResponse:
             status = exc.status  # e.g. 403 from the role rule, shown above the form
         else:
             return _back(f"/admin/moderation/items/{content_id}/", done="decided")
-    context |= {"title": f"Item {content_id}", "form": form, "done": request.GET.get("done")}
+    context |= {
+        "title": _item_title(context),
+        "form": form,
+        "done": request.GET.get("done"),
+        "error": request.GET.get("error"),
+        "presets": admin_services.PRESETS.values(),
+        "quick_request_id": new_request_id(),
+        "allowed_actions": rules.ALLOWED_ACTIONS,
+        "advanced_open": request.method == "POST",
+    }
     if form.errors and status == 200:
         status = 400
     return _page(request, "item.html", context, status=status)
+
+
+def _item_title(context: dict) -> str:
+    state = context.get("state") or {}
+    who = f" by {state['author_username']}" if state.get("author_username") else ""
+    return f"{admin_services.label(context['content_type'])}{who}"
 
 
 def _ms(value: str | None, *, end: bool = False) -> int | None:

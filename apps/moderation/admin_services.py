@@ -6,14 +6,18 @@ user roles through ``apps.accounts.staff``; the outbox through ``apps.webhooks.s
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from apps.accounts import staff
 from apps.accounts.domain import Principal
 from apps.core.audit import AuditRepository
 from apps.core.db import UnitOfWork
-from apps.core.errors import NotFound
+from apps.core.errors import AppError, NotFound, ValidationFailed
+from apps.core.ids import now_ms
 from apps.moderation import ledger, rules, services
 from apps.moderation.entities import load_entity
 
@@ -29,6 +33,7 @@ async def item_context(principal: Principal, content_id: str) -> dict[str, Any]:
     r = services.repo()
     state = await r.get_state(content_id)
     reports = [services.report_view(x) for x in await r.reports_for(content_id)]
+    reports = await _with_reporters(reports)
     kind = (state or {}).get("content_type") or (reports[0]["content_type"] if reports else None)
     if kind is None:
         raise NotFound("no such item")
@@ -36,6 +41,7 @@ async def item_context(principal: Principal, content_id: str) -> dict[str, Any]:
     return {
         "content_id": content_id,
         "content_type": kind,
+        "type_label": label(kind),
         "state": services.state_view(state) if state else None,
         "reports": reports,
         "open_reports": [x for x in reports if x["resolved_by_decision_id"] is None],
@@ -43,6 +49,14 @@ async def item_context(principal: Principal, content_id: str) -> dict[str, Any]:
         "chain": ledger.verify_chain(decisions),
         "content": await content_in_context(principal, kind, content_id),
     }
+
+
+async def _with_reporters(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Reports with their reporter's username: moderators see WHO reported, not an id."""
+    from apps.chat.repository import ChatRepository
+
+    users = await ChatRepository().users([x["reporter_id"] for x in reports])
+    return [x | {"reporter": (users.get(x["reporter_id"]) or {}).get("username")} for x in reports]
 
 
 async def content_in_context(principal: Principal, kind: str, content_id: str) -> dict[str, Any] | None:
@@ -96,21 +110,224 @@ async def _thumb(principal: Principal, evidence: dict[str, Any]) -> dict[str, An
     return evidence | {"thumbnail_url": url}
 
 
-async def review_queue(**filters: Any) -> list[dict[str, Any]]:
-    """The review queue, evidence items carrying their media's ``content_credentials`` for the badge.
+async def review_queue(principal: Principal, **filters: Any) -> list[dict[str, Any]]:
+    """The review queue as the desk shows it: every row carries the content itself.
 
-    ``None`` (no badge) for other kinds and for evidence without a file. The page's evidence rows
-    are read in one query.
+    Per row: ``excerpt`` (message text, contribution title and description, evidence type), an image
+    ``thumbnail_url`` for evidence media, the author's username, the open reports with their
+    reporters' usernames, the item's age, and the evidence's ``content_credentials`` (badge). One
+    query per kind of content for the whole page, not one per row.
     """
+    from apps.chat.repository import ChatRepository
     from apps.evidence.repository import EvidenceRepository
 
     items = await services.review_queue(**filters)
-    evidence_ids = [item["content_id"] for item in items if item["content_type"] == "evidence"]
-    rows = await EvidenceRepository().evidence_by_id(evidence_ids) if evidence_ids else {}
+    ids = {kind: [i["content_id"] for i in items if i["content_type"] == kind] for kind in rules.CONTENT_TYPES}
+    r = services.repo()
+    messages = {m["message_id"]: m for m in await r.chat_messages(ids["chat_message"]) if m}
+    contributions = {c["contribution_id"]: c for c in await r.contributions(ids["contribution"]) if c}
+    evidence = await EvidenceRepository().evidence_by_id(ids["evidence"]) if ids["evidence"] else {}
+    reports = _open_reports_by_item(await services.list_reports(status="open", limit=1000))
+    wanted = [i["author_id"] for i in items if i.get("author_id")] + ids["user"]
+    wanted += [m["author_id"] for m in messages.values()]
+    wanted += [x["reporter_id"] for rows in reports.values() for x in rows]
+    users = await ChatRepository().users([u for u in wanted if u])
+    now = now_ms()
     for item in items:
-        media = (rows.get(item["content_id"]) or {}).get("media") if item["content_type"] == "evidence" else None
-        item["content_credentials"] = (media or {}).get("content_credentials")
+        cid, kind = item["content_id"], item["content_type"]
+        item |= {"excerpt": None, "thumbnail_url": None, "deleted": False, "content_credentials": None}
+        author_id = item.get("author_id")
+        if kind == "chat_message" and cid in messages:
+            message = messages[cid]
+            author_id = author_id or message["author_id"]
+            item["deleted"] = message.get("deleted_at_ms") is not None
+            item["excerpt"] = excerpt(message["body"])
+            item["thread_id"] = message["thread_id"]
+        elif kind == "contribution" and cid in contributions:
+            row = contributions[cid]
+            author_id = author_id or row["author_id"]
+            item["excerpt"] = excerpt(" — ".join(x for x in (row["title"], row.get("description")) if x))
+        elif kind == "evidence" and cid in evidence:
+            row = evidence[cid]
+            author_id = author_id or row.get("actor_id")
+            item["excerpt"] = excerpt(" ".join(x for x in (label(row.get("evidence_type")),
+                                                           (row.get("media") or {}).get("filename")) if x))  # fmt: skip
+            item["content_credentials"] = (row.get("media") or {}).get("content_credentials")
+            item["thumbnail_url"] = (await _thumb(principal, row))["thumbnail_url"]
+        elif kind == "user":
+            author_id = cid
+            item["excerpt"] = f"Profile of {(users.get(cid) or {}).get('username') or 'an unknown account'}"
+        item["author_username"] = (users.get(author_id or "") or {}).get("username")
+        rows = reports.get(cid, [])
+        item["reports"] = [x | {"reporter": (users.get(x["reporter_id"]) or {}).get("username") or "unknown"}
+                           for x in rows]  # fmt: skip
+        item["reporters"] = sorted({x["reporter"] for x in item["reports"]})
+        item["type_label"] = label(kind)
+        item["status_label"] = label(item.get("moderation_status")).lower()
+        item["age"] = age(item["queued_at_ms"], now)
+        item["queued_iso"] = iso(item["queued_at_ms"])
     return items
+
+
+def _open_reports_by_item(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        grouped.setdefault(row["content_id"], []).append(row)
+    return grouped
+
+
+EXCERPT_CHARS = 280
+
+
+def excerpt(text: str | None, limit: int = EXCERPT_CHARS) -> str:
+    """The start of a text, cut at a word where possible; the page escapes it (never marked safe)."""
+    text = (text or "").strip()
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    if " " in cut[limit // 2 :]:  # end at a word unless that loses more than half
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip() + "…"
+
+
+def label(value: str | None) -> str:
+    """``photo_with_timestamp`` → ``Photo with timestamp`` (raw values never reach the page)."""
+    return (value or "").replace("_", " ").strip().capitalize()
+
+
+def age(ms: int | None, now: int) -> str:
+    """A short relative age ("3 min ago"); the absolute time goes in the element's title."""
+    if not ms:
+        return "—"
+    seconds = max(0, (now - int(ms)) // 1000)
+    if seconds < 60:
+        return "just now"
+    for size, unit in ((86_400, "d"), (3_600, "h"), (60, "min")):
+        if seconds >= size:
+            return f"{seconds // size} {unit} ago"
+    return "just now"  # pragma: no cover
+
+
+def iso(ms: int | None) -> str:
+    if not ms:
+        return ""
+    return datetime.fromtimestamp(int(ms) / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+# -- one-click decisions ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A one-click decision: every field the decide rules need, chosen so they agree with each other."""
+
+    key: str
+    label: str
+    shortcut: str
+    status: str
+    action: str
+    reason_code: str
+    done: str
+    hold_minutes: int | None = None
+
+
+PRESETS: dict[str, Preset] = {
+    p.key: p
+    for p in (
+        Preset("approve", "Approve", "a", "published", "publish_now", "no_violation", "approved"),
+        Preset("hide", "Hide for review", "h", "under_review", "hold_for_review", "held_for_review",
+               "hidden for review (24 h hold)", hold_minutes=24 * 60),
+        Preset("remove", "Remove", "r", "rejected", "block", "community_guidelines", "removed"),
+        Preset("warn", "Warn", "w", "published", "publish_with_warning", "community_guidelines",
+               "published with a warning"),
+    )
+}  # fmt: skip
+BULK_PRESETS = ("approve", "remove")
+MAX_BULK = 100
+
+
+def preset_body(preset: Preset, content_id: str, content_type: str) -> dict[str, Any]:
+    return {
+        "content_id": content_id,
+        "content_type": content_type,
+        "moderation_status": preset.status,
+        "moderation_action": preset.action,
+        "reason_code": preset.reason_code,
+        "confidence": 1.0,
+        "hold_duration_minutes": preset.hold_minutes,
+        "auto_release_if_no_action": False,
+    }
+
+
+async def content_type_of(content_id: str) -> str:
+    """What kind an item is: from its moderation state, else from a report on it; 404 if neither."""
+    if not rules.valid_content_id(content_id):
+        raise NotFound("no such item")
+    r = services.repo()
+    state = await r.get_state(content_id)
+    if state is not None:
+        return state["content_type"]
+    reports = await r.reports_for(content_id)
+    if reports:
+        return reports[0]["content_type"]
+    raise NotFound("no such item")
+
+
+async def quick_decide(principal: Principal, content_id: str, preset_key: str, request_id: str) -> dict[str, Any]:
+    """One click, one decision through ``services.decide`` (same rules, ledger, audit, leaf, events).
+
+    The request id is per button (``<form id>-<preset>``): a double click records one decision,
+    while a second, different button on the same form is a decision of its own.
+    """
+    preset = PRESETS.get(preset_key)
+    if preset is None:
+        raise ValidationFailed.for_fields({"preset": [f"must be one of {', '.join(PRESETS)}"]})
+    content_type = await content_type_of(content_id)
+    body = preset_body(preset, content_id, content_type)
+    return await services.decide(services.Actor.of(principal), body, request_id=f"{request_id}-{preset.key}")
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    content_id: str
+    ok: bool
+    message: str
+
+
+async def bulk_decide(
+    principal: Principal, content_ids: list[str], preset_key: str, request_id: str
+) -> list[BulkResult]:
+    """The same one-click decision on several items: each item is its own transaction (all or nothing
+    per item), and each gets its own result line; one refusal does not stop the others."""
+    if preset_key not in BULK_PRESETS:
+        raise ValidationFailed.for_fields({"preset": [f"must be one of {', '.join(BULK_PRESETS)}"]})
+    unique = list(dict.fromkeys(content_ids))
+    if not unique:
+        raise ValidationFailed.for_fields({"content_id": ["select at least one item"]})
+    if len(unique) > MAX_BULK:
+        raise ValidationFailed.for_fields({"content_id": [f"at most {MAX_BULK} items at once"]})
+    preset = PRESETS[preset_key]
+    results = []
+    for content_id in unique:
+        item_rid = f"{request_id}-{hashlib.sha256(content_id.encode()).hexdigest()[:12]}"
+        try:
+            await quick_decide(principal, content_id, preset_key, item_rid)
+        except AppError as exc:
+            if exc.status >= 500:
+                log.exception("bulk decision failed", extra={"content_id": content_id})
+                results.append(BulkResult(content_id, False, "not decided: a server error; try again"))
+            else:
+                results.append(BulkResult(content_id, False, f"not decided: {_reason(exc)}"))
+        else:
+            results.append(BulkResult(content_id, True, preset.done))
+    return results
+
+
+def _reason(exc: AppError) -> str:
+    fields = (exc.details or {}).get("fields") if isinstance(exc.details, dict) else None
+    if fields:
+        return "; ".join(f"{name}: {', '.join(problems)}" for name, problems in fields.items())
+    return exc.message
 
 
 async def search_decisions(**filters: Any) -> list[dict[str, Any]]:
@@ -131,6 +348,17 @@ async def reports_by_item() -> list[dict[str, Any]]:
             {"content_id": report["content_id"], "content_type": report["content_type"], "reports": []},
         )
         item["reports"].append(report)
+    r = services.repo()
+    messages = {m["message_id"]: m for m in await r.chat_messages(
+        [i["content_id"] for i in grouped.values() if i["content_type"] == "chat_message"]) if m}  # fmt: skip
+    contributions = {c["contribution_id"]: c for c in await r.contributions(
+        [i["content_id"] for i in grouped.values() if i["content_type"] == "contribution"]) if c}  # fmt: skip
+    for item in grouped.values():
+        item["reports"] = await _with_reporters(item["reports"])
+        item["type_label"] = label(item["content_type"])
+        text = (messages.get(item["content_id"]) or {}).get("body") or (
+            contributions.get(item["content_id"]) or {}).get("title")  # fmt: skip
+        item["excerpt"] = excerpt(text, 80) if text else None
     return sorted(grouped.values(), key=lambda i: i["reports"][0]["created_at_ms"])
 
 

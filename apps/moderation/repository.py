@@ -181,6 +181,28 @@ class ModerationRepository(Repository):
             operation="moderation_chat_message",
         )
 
+    async def chat_messages(self, message_ids: list[str]) -> list[dict[str, Any]]:
+        """A page of queued chat messages in one query: the review queue shows their text."""
+        if not message_ids:
+            return []
+        return await self._all(
+            "SELECT message_id, thread_id, seq, author_id, body, moderation_status, deleted_at_ms, created_at_ms "
+            "FROM chat_message WHERE message_id IN $ids;",
+            {"ids": message_ids},
+            operation="moderation_chat_messages",
+        )
+
+    async def contributions(self, contribution_ids: list[str]) -> list[dict[str, Any]]:
+        """A page of queued contributions in one query (title and description for the queue)."""
+        if not contribution_ids:
+            return []
+        return await self._all(
+            "SELECT contribution_id, author_id, author_username, title, description, created_at_ms "
+            "FROM array::map($ids, |$i| type::record('contribution', $i));",
+            {"ids": contribution_ids},
+            operation="moderation_contributions",
+        )
+
     async def contribution(self, contribution_id: str) -> dict[str, Any] | None:
         return await self._one(
             "SELECT contribution_id, author_id, author_username, title, description, moderation_status "

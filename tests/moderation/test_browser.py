@@ -1,10 +1,11 @@
 """The moderation journey in headless Chromium against a real server.
 
 An admin (``createadmin`` on the server's file database before it starts) promotes a
-moderator in the admin site; the moderator rejects a reported chat message found in
-the queue; a member's open thread page blanks it live; the author appeals through the
-API; the appeal shows in the queue; a second decision overturns it and the message is
-back live. Non-staff visitors cannot reach the admin pages.
+moderator in the admin site; the moderator sees the reported chat message's text, author
+and reporter in the queue row and removes it with ONE click there; a member's open thread
+page replaces it live; the author appeals through the API; the appeal shows in the queue;
+the moderator approves it with the keyboard alone (``j`` then ``a``) and the message is back
+live. Non-staff visitors cannot reach the admin pages.
 """
 
 from __future__ import annotations
@@ -24,6 +25,11 @@ TIMEOUT_MS = 10_000
 BODY_IS = """([id, text]) => {
   const el = document.querySelector(`li[data-message-id='${id}'] .body`);
   return el !== null && el.textContent === text;
+}"""
+# True once the message is on the page without its text (blank or a placeholder in its place).
+HIDDEN = """([id, text]) => {
+  const el = document.querySelector(`li[data-message-id='${id}']`);
+  return el !== null && !el.textContent.includes(text);
 }"""
 
 
@@ -68,14 +74,6 @@ def _admin_login(context, base: str, email: str):
     return page
 
 
-def _decide(page, status: str, action: str, reason: str) -> None:
-    page.select_option("#id_moderation_status", status)
-    page.select_option("#id_moderation_action", action)
-    page.fill("#id_reason_code", reason)
-    page.click("#decide-submit")
-    page.wait_for_url("**/admin/moderation/items/*/?done=decided")
-
-
 def _scenario(browser, base: str) -> None:
     api = Api(base)
     ana, bob, _mia = api.signup("ana"), api.signup("bob"), api.signup("mia")
@@ -118,25 +116,38 @@ def _scenario(browser, base: str) -> None:
     body.wait_for()
     assert body.inner_text() == "rude words here"
 
-    # The moderator finds the reported message in the queue and rejects it.
+    # The moderator sees the content in the queue row and removes it in one click, right there.
     mod = _admin_login(_context(browser), base, "mia@example.com")
     mod.goto(f"{base}/admin/moderation/queue/?kind=reported")
-    mod.click(f"tr.queue-item[data-content-id='{message['message_id']}'] a")
-    assert "rude words here" in mod.locator("#target-message").inner_text()
-    _decide(mod, "rejected", "block", "harassment")
-    assert mod.locator("#item-status").inner_text() == "rejected"
+    row = mod.locator(f"tr.queue-item[data-content-id='{message['message_id']}']")
+    assert "rude words here" in row.locator(".gr-content").inner_text()
+    assert row.locator(".gr-author").inner_text().endswith("ana")
+    assert "harassment" in row.locator(".gr-reports").inner_text()
+    assert "by bob" in row.locator(".gr-reports").inner_text()
+    assert row.locator("time").inner_text() in ("just now", "1 min ago", "2 min ago")
+    row.locator("button[value=remove]").click()
+    mod.wait_for_url("**/admin/moderation/queue/?kind=reported&done=*")
+    assert "removed" in mod.locator("#done-message").inner_text()
+    assert mod.locator(f"tr.queue-item[data-content-id='{message['message_id']}']").count() == 0
 
-    # Blanked on Bob's page without a reload.
-    member.wait_for_function(BODY_IS, arg=[message["message_id"], ""])
+    # Gone from Bob's page without a reload.
+    member.wait_for_function(HIDDEN, arg=[message["message_id"], "rude words here"])
+    assert "rude words here" not in member.content()
 
-    # Ana appeals through the API; the appeal is in the queue; a second decision overturns it.
+    # Ana appeals through the API; the appeal is in the queue; the keyboard alone approves it.
     appeal = api.call("POST", f"/v1/moderations/{message['message_id']}/appeals", ana["access_token"],
                       {"statement": "it was a quote"})  # fmt: skip
     assert appeal.status_code == 201, appeal.text
     mod.goto(f"{base}/admin/moderation/queue/?kind=appeal")
-    mod.click(f"tr.queue-item[data-content-id='{message['message_id']}'] a")
-    assert "it was a quote" in mod.locator("#item-appeal").inner_text()
-    _decide(mod, "published", "publish_now", "appeal_granted")
+    row = mod.locator(f"tr.queue-item[data-content-id='{message['message_id']}']")
+    assert "it was a quote" in row.inner_text()
+    mod.keyboard.press("j")  # the first row is current already: j stays on it (one row), k too
+    mod.keyboard.press("k")
+    assert row.evaluate("el => el === document.activeElement")
+    mod.keyboard.press("a")
+    mod.wait_for_url("**/admin/moderation/queue/?kind=appeal&done=*")
+    assert "approved" in mod.locator("#done-message").inner_text()
+    mod.goto(f"{base}/admin/moderation/items/{message['message_id']}/")
     assert "overturned" in mod.locator("#item-appeal").inner_text()
     assert mod.locator("#chain-ok").is_visible()
 

@@ -9,7 +9,8 @@ from apps.demo.seed import seed
 def test_seed_demo_creates_a_community_whose_accounts_can_sign_in(api, surreal_db):
     result = run_sync(seed)
     assert result.created
-    assert (result.threads, result.messages, result.contributions, result.evidence, result.vouches) == (2, 7, 2, 2, 3)
+    assert (result.threads, result.messages, result.contributions, result.evidence, result.vouches) == (2, 10, 2, 2, 3)
+    assert (result.held, result.reports, result.appeals) == (1, 1, 1)
     roles = {account.role for account in result.accounts}
     assert {"admin", "moderator", "user"} <= roles
 
@@ -26,6 +27,12 @@ def test_seed_demo_creates_a_community_whose_accounts_can_sign_in(api, surreal_d
     ).json()["access_token"]
     threads = api.get("/v1/chat/threads", HTTP_AUTHORIZATION=f"Bearer {token}").json()
     assert len(threads) == 2  # the public thread she created and the private one she was added to
+
+    # Something for the moderator: a held message, a reported one and an appealed removal, in the queue.
+    from apps.moderation import services as moderation
+
+    queue = {tuple(item["kinds"]) for item in run_sync(moderation.review_queue)}
+    assert queue == {("held",), ("reported",), ("appeal",)}
 
     events = run_sync(surreal_db.query, "SELECT event_type FROM webhook_outbox_event;")[0]
     kinds = sorted(e["event_type"] for e in events)
@@ -77,6 +84,24 @@ def test_serve_demo_shows_a_living_app_on_mem(tmp_path):
             assert signin.status_code == 200, signin.text
             page = httpx.get(f"http://127.0.0.1:{port}/threads", cookies=signin.cookies)
             assert "RT 05" in page.text
+            assert re.search(r"webhooks go to the development receiver at http://127\.0\.0\.1:\d+/", text), text
+            # The outbox delivers to the in-process receiver: events reach `delivered`, none dead-letters.
+            admin = re.search(r"^\s+admin\s+(\S+)\s+(\S+)$", text, re.M)
+            staff = httpx.Client(base_url=f"http://127.0.0.1:{port}")
+            staff.post("/v1/auth/signin", json={"email": admin[1], "password": admin[2]}).raise_for_status()
+            deadline = time.monotonic() + 30
+            delivered = ""
+            while time.monotonic() < deadline:
+                delivered = staff.get("/admin/webhooks/outbox/?status=delivered").text
+                if delivered.count('class="outbox-row"') >= 6:  # 2 contributions, 3 vouches, 1 co-witness
+                    break
+                time.sleep(0.2)
+            assert delivered.count('class="outbox-row"') >= 6, delivered
+            assert 'class="outbox-row"' not in staff.get("/admin/webhooks/outbox/?status=dead_letter").text
+            queue = staff.get("/admin/moderation/queue/").text
+            assert "Jual pulsa murah" in queue
+            assert "drain cover" in queue
+            assert "real form of the RT" in queue
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(20)

@@ -164,7 +164,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--demo",
             action="store_true",
-            help="fill the database with demo data first (seed_demo; the way to demo on mem://)",
+            help="fill the database with demo data first (seed_demo; the way to demo on mem://) and deliver "
+            "webhooks to the development receiver, started in this process on a free port",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -174,6 +175,9 @@ class Command(BaseCommand):
         self.prepare_database(embedded=cfg.surreal_is_embedded)
         if options["demo"]:
             from apps.demo.management.commands.seed_demo import describe
+            from apps.demo.receiver import start_demo_receiver
+
+            self.stdout.write(f"webhooks go to the development receiver at {start_demo_receiver()}")
             from apps.demo.seed import seed
 
             self.stdout.write(describe(run_sync(seed)))

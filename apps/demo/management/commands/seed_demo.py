@@ -11,7 +11,8 @@ def describe(result: SeedResult) -> str:
         return "demo data is already there (sign in with the accounts printed when it was seeded)"
     lines = [
         f"seeded {result.threads} threads, {result.messages} messages, {result.contributions} contributions, "
-        f"{result.evidence} evidence, {result.vouches} vouches",
+        f"{result.evidence} evidence, {result.vouches} vouches; for the moderators: {result.held} held message, "
+        f"{result.reports} report, {result.appeals} appeal (/admin/moderation/queue/)",
         "sign in at /signin (staff also at /admin/):",
     ]
     lines += [f"  {a.role:<9} {a.email:<32} {a.password}" for a in result.accounts]
