@@ -9,4 +9,5 @@ urlpatterns = [
     path("signup", pages.signup, name="signup"),
     path("signin", pages.signin, name="signin"),
     path("signout", pages.signout, name="signout"),
+    path("favicon.ico", pages.favicon, name="favicon"),
 ]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from apps.accounts import services
 from apps.accounts.cookies import clear_auth_cookies, set_auth_cookies
@@ -19,8 +21,16 @@ HOME = "/threads"  # the chat thread list
 WRONG_CREDENTIALS = "Wrong email or password."
 
 
-def _signed_in(issued: IssuedTokens) -> HttpResponse:
-    response = HttpResponseRedirect(HOME)
+def _next_page(request: HttpRequest) -> str:
+    """Where to go after signing in: the page that sent the visitor here (``?next=``), if it is ours."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target.startswith("/") and not target.startswith("//") and url_has_allowed_host_and_scheme(target, None):
+        return target
+    return HOME
+
+
+def _signed_in(issued: IssuedTokens, target: str = HOME) -> HttpResponse:
+    response = HttpResponseRedirect(target)
     set_auth_cookies(response, issued)
     return response
 
@@ -28,6 +38,17 @@ def _signed_in(issued: IssuedTokens) -> HttpResponse:
 @allow_methods("GET", "HEAD")
 async def home(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/home.html")
+
+
+FAVICON = settings.BASE_DIR / "static" / "favicon.svg"
+
+
+@allow_methods("GET", "HEAD")
+async def favicon(request: HttpRequest) -> HttpResponse:
+    """``/favicon.ico``, asked for by every browser whatever the page links: the site's SVG icon."""
+    response = HttpResponse(FAVICON.read_bytes(), content_type="image/svg+xml")
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 @allow_methods("GET", "HEAD", "POST")
@@ -69,8 +90,9 @@ async def signin(request: HttpRequest) -> HttpResponse:
         except RateLimited as exc:
             form.add_error(None, f"Too many attempts; try again in {exc.retry_after_s} s.")
         else:
-            return _signed_in(issued)
-    return render(request, "accounts/signin.html", {"form": form}, status=400 if form.errors else 200)
+            return _signed_in(issued, _next_page(request))
+    context = {"form": form, "next": _next_page(request)}
+    return render(request, "accounts/signin.html", context, status=400 if form.errors else 200)
 
 
 @allow_methods("GET", "HEAD", "POST")

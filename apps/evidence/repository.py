@@ -77,6 +77,52 @@ class EvidenceRepository(Repository):
         )
         return [contribution_from_row(r) for r in rows]
 
+    async def recent_contributions(
+        self, limit: int, before: tuple[int, str] | None, *, viewer_id: str, staff: bool
+    ) -> list[dict[str, Any]]:
+        """Everyone's contributions, newest first (the pages' "Everyone" list).
+
+        Held/rejected items only for their author and staff. No index orders the whole table by time
+        yet (``contribution_author`` leads with the author), so this reads the table: fine for a
+        community's page, an index ``(created_at_ms, contribution_id)`` would make it a range read.
+        """
+        variables: dict[str, Any] = {"limit": limit, "viewer": viewer_id, "staff": staff}
+        variables["hidden"] = list(HIDDEN_STATUSES)
+        where = "(!(moderation_status IN $hidden) OR author_id = $viewer OR $staff = true)"
+        if before is not None:
+            where += _before("contribution_id")
+            variables.update(before_ms=before[0], before_id=before[1])
+        rows = await self._all(
+            f"SELECT * OMIT id FROM contribution WHERE {where} "
+            "ORDER BY created_at_ms DESC, contribution_id DESC LIMIT $limit;",
+            variables,
+            operation="contribution_recent",
+        )
+        return [contribution_from_row(r) for r in rows]
+
+    async def member_by_username(self, username: str) -> dict[str, Any] | None:
+        """``{user_id, username, role, created_at_ms}`` of a member (case-insensitive), for profile pages.
+
+        A read of the accounts app's ``user`` table through its unique ``username_lower`` index; only
+        public fields (never the email or password hash).
+        """
+        return await self._one(
+            "SELECT user_id, username, role, created_at_ms FROM user WHERE username_lower = $u LIMIT 1;",
+            {"u": username.lower()},
+            operation="member_by_username",
+        )
+
+    async def member_names(self, user_ids: list[str]) -> dict[str, str]:
+        """``user_id`` → ``username`` for a page of vouches (one query)."""
+        if not user_ids:
+            return {}
+        rows = await self._all(
+            "SELECT user_id, username FROM array::map($ids, |$i| type::record('user', $i));",
+            {"ids": list(dict.fromkeys(user_ids))},
+            operation="member_names",
+        )
+        return {r["user_id"]: r["username"] for r in rows if r and r.get("user_id")}
+
     # -- evidence ----------------------------------------------------------------
 
     def create_evidence_statement(self, row: dict[str, Any]) -> Statement:

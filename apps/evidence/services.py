@@ -203,6 +203,31 @@ async def list_contributions(principal: Principal, params: Any) -> list[dict[str
     return await with_transparency_all("contribution", rows)
 
 
+async def recent_contributions(principal: Principal, params: Any) -> list[dict[str, Any]]:
+    """Every member's contributions, newest first (pages): the visibility rules of ``list_contributions``."""
+    before = None
+    if params.get("before") is not None:
+        if not is_entity_id(params["before"]):
+            raise rules.fail("before", "before must be a contribution_id")
+        before = (created_ms_of(params["before"]), params["before"])
+    return await repo.recent_contributions(
+        clamp_limit(params.get("limit")), before, viewer_id=principal.user_id, staff=principal.is_moderator
+    )
+
+
+async def member_by_username(username: str) -> dict[str, Any]:
+    """A member's public fields (``user_id``, ``username``, ``role``, ``created_at_ms``); 404 if unknown."""
+    found = await repo.member_by_username(username) if 0 < len(username) <= 64 else None
+    if found is None:
+        raise NotFound("member not found")
+    return found
+
+
+async def member_names(user_ids: list[str]) -> dict[str, str]:
+    """Usernames of the given members (pages show vouchees by name); unknown ids are left out."""
+    return await repo.member_names([u for u in user_ids if is_entity_id(u)])
+
+
 def created_ms_of(entity_id: str) -> int:
     """The creation time a UUIDv7 id carries (its first 48 bits).
 

@@ -157,6 +157,18 @@ async def media_url(principal: Principal, evidence_id: str, *, evidence: dict[st
     Only the content-addressed ``verified_key`` is served: the upload key stays writable by its URL
     after confirm, so an upload without a verified key has nothing that may be served (404).
     """
+    _, key = await verified_media(principal, evidence_id, evidence=evidence)
+    return get_storage().presigned_get(key, expires_s=MEDIA_URL_TTL_S)
+
+
+async def verified_media(
+    principal: Principal, evidence_id: str, *, evidence: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], str]:
+    """The evidence and its file's ``verified_key``, for whoever may see the media (see ``media_url``).
+
+    Also the access rule of the pages' thumbnails (apps/evidence/thumbnails.py): a thumbnail is shown
+    exactly to those who may open the original.
+    """
     evidence = evidence or await get_evidence(evidence_id)
     if evidence["media"] is None:
         raise NotFound("evidence has no media")
@@ -167,4 +179,4 @@ async def media_url(principal: Principal, evidence_id: str, *, evidence: dict[st
     upload = await repo.get_upload(evidence["media"]["upload_id"])
     if upload is None or not upload.get("verified_key"):
         raise NotFound("evidence media not found")
-    return get_storage().presigned_get(upload["verified_key"], expires_s=MEDIA_URL_TTL_S)
+    return evidence, upload["verified_key"]

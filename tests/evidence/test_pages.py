@@ -38,7 +38,7 @@ def test_add_photo_evidence_in_the_browser(browser, live_server_factory, tmp_pat
 
     page.goto(f"{server.url}/contributions/new")
     page.click("button[type=submit]")  # empty title
-    assert "title is required" in page.inner_text("form")
+    assert "Give your contribution a title." in page.inner_text("form")
     page.fill("#id_title", "Repaired the village footbridge")
     page.select_option("#id_contribution_type", "community_service")
     page.fill("#id_skill_ids", "carpentry, carpentry, , welding")
@@ -65,19 +65,24 @@ def test_add_photo_evidence_in_the_browser(browser, live_server_factory, tmp_pat
     with page.expect_navigation():
         page.click("#ev_submit")
     item = page.locator(".evidence-item").first
-    assert "photo_with_timestamp" in item.inner_text()
+    assert "Photo with timestamp" in item.inner_text()
+    assert "photo_with_timestamp" not in item.inner_text()
     assert "-7.7956" in item.inner_text()
     thumb = page.locator("img.thumb").first
     thumb.wait_for()
-    assert page.evaluate("img => img.complete && img.naturalWidth", thumb.element_handle()) == 800
-    assert "/storage/local/evidence/" in thumb.get_attribute("src")
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumb.element_handle())
+    assert page.evaluate("img => img.naturalWidth", thumb.element_handle()) == 320  # not the 800 px original
+    assert thumb.get_attribute("src").endswith("/thumbnail")
 
     # A timestamp in the future is refused beside the time field.
     page.fill("#ev_timestamp", (datetime.now() + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%S"))
     page.set_input_files("#ev_file", str(photo))
     page.click("#ev_submit")
     page.locator('[data-error-for="timestamp"]').wait_for(state="visible")
-    assert page.inner_text('[data-error-for="timestamp"]') == "proof.timestamp cannot be in the future"
+    assert page.inner_text('[data-error-for="timestamp"]') == (
+        "This time is in the future. Choose when it actually happened."
+    )
+    assert page.inner_text("#ev_status").startswith("File verified.")
     assert page.locator("#ev_progress").evaluate("p => p.value") == 100
     page.screenshot(path=str(tmp_path / "contribution.png"))
     assert not [e for e in errors if "Content Security Policy" in e], errors
