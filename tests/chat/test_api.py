@@ -73,7 +73,12 @@ def test_list_threads_with_and_without_scope(chat, ana, bo):
     assert sorted(t["title"] for t in mine) == ["other", "priv", "pub"]
     pub = mine[0]
     assert pub["member_count"] == 1
-    assert pub["unread_count"] == 2
+    assert pub["unread_count"] == 0  # your own messages never count as unread
+    bo_public = chat.call("post", f"{T}/{public['thread_id']}/join", bo)
+    assert bo_public.status_code in (200, 201)
+    bo_item = next(t for t in chat.call("get", T, bo).json() if t["thread_id"] == public["thread_id"])
+    assert bo_item["unread_count"] == 2  # ... but they do for everyone else
+    chat.call("post", f"{T}/{public['thread_id']}/leave", bo)
     assert pub["last_message"]["body"] == "two"
     assert mine[1]["last_message"] is None
     bo_view = chat.call("get", f"{T}?scope_id=s1", bo).json()
@@ -238,7 +243,7 @@ def test_message_view_shape(chat, ana):
     public = chat.thread(ana)["thread_id"]
     message = chat.send(ana, public, "hello").json()
     assert set(message) == {
-        "thread_id", "message_id", "seq", "author_id", "author", "body", "attachments", "created_at_ms",
+        "thread_id", "message_id", "seq", "author_id", "author", "body", "attachments", "mentions", "created_at_ms",
         "edited_at_ms", "deleted_at_ms", "moderation_status", "request_id", "correlation_id",
     }  # fmt: skip
     assert message["author"] == {"user_id": ana.user_id, "username": "ana", "role": "user"}
