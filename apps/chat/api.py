@@ -70,6 +70,18 @@ class ThreadsView(ChatView):
         return Response(await services.list_threads(request.user, scope_id=query.get("scope_id"), limit=query["limit"]))
 
 
+class DiscoverView(ChatView):
+    @extend_schema(
+        operation_id="chat_threads_discover",
+        parameters=[s.DiscoverQuery],
+        responses={200: s.DiscoverItemSerializer(many=True), **_errors(400, 401, 429)},
+        description="Public threads of the caller's community (its scope_id), newest activity first.",
+    )
+    async def get(self, request: Request) -> Response:
+        query = _query(request, s.DiscoverQuery)
+        return Response(await services.discover(request.user, limit=query["limit"]))
+
+
 class ThreadView(ChatView):
     @extend_schema(
         operation_id="chat_thread_get",
@@ -84,7 +96,7 @@ class MembersView(ChatView):
     @extend_schema(
         operation_id="chat_members_list",
         parameters=[THREAD_ID],
-        responses={200: s.MemberSerializer(many=True), **_errors(401, 403, 404, 429)},
+        responses={200: s.MemberListItemSerializer(many=True), **_errors(401, 403, 404, 429)},
     )
     async def get(self, request: Request, thread_id: str) -> Response:
         return Response(await services.list_members(request.user, thread_id))

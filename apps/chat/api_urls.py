@@ -2,12 +2,13 @@
 
 from django.urls import path
 
-from apps.chat import api, api_attachments, sse
+from apps.chat import api, api_attachments, api_search, sse
 
 T = "threads/<str:thread_id>"
 
 urlpatterns = [
     path("threads", api.ThreadsView.as_view(), name="chat-threads"),
+    path("threads/discover", api.DiscoverView.as_view(), name="chat-threads-discover"),  # before {T}
     path(f"{T}", api.ThreadView.as_view(), name="chat-thread"),
     path(f"{T}/members", api.MembersView.as_view(), name="chat-members"),
     path(f"{T}/join", api.JoinView.as_view(), name="chat-join"),
@@ -21,6 +22,8 @@ urlpatterns = [
     path(f"{T}/messages/ws", sse.websocket_only, name="chat-ws-http"),
     path(f"{T}/messages/<str:message_id>", api.MessageView.as_view(), name="chat-message"),
     path(f"{T}/read-cursor", api.CursorView.as_view(), name="chat-cursor"),
+    path(f"{T}/typing", api_search.TypingView.as_view(), name="chat-typing"),
+    path(f"{T}/mention-candidates", api_search.MentionCandidatesView.as_view(), name="chat-mention-candidates"),
     path("attachments/upload", api_attachments.AttachmentUploadView.as_view(), name="chat-attachment-upload"),
     path(
         "attachments/<str:attachment_id>/download",
@@ -28,4 +31,5 @@ urlpatterns = [
         name="chat-attachment-download",
     ),
     path("telemetry", api.TelemetryView.as_view(), name="chat-telemetry"),
+    path("search", api_search.SearchView.as_view(), name="chat-search"),
 ]

@@ -3,7 +3,8 @@
 Close codes: 4001 unauthorized (no/invalid/revoked token), 4003 forbidden (not a
 member, or membership ended), 4404 unknown thread, 4400 bad ``after_seq``.
 Client frames: ``{"type": "ack", "seq": N}`` (measured, changes nothing) and
-``{"type": "resume", "after_seq": N}`` (re-send everything after N).
+``{"type": "resume", "after_seq": N}`` (re-send everything after N) and ``{"type": "typing"}``
+(the typing indicator, ``typing.announce``: throttled, never stored).
 """
 
 from __future__ import annotations
@@ -78,6 +79,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
         except ValueError:
             return
         if not isinstance(frame, dict):
+            return
+        if frame.get("type") == "typing":  # the typing indicator (apps/chat/typing.py): throttled, never stored
+            from apps.chat import typing
+            from apps.core.errors import AppError
+
+            with contextlib.suppress(AppError):
+                await typing.announce(self.session.principal, self.session.thread_id)
             return
         after = frame.get("after_seq")
         if frame.get("type") == "resume" and isinstance(after, int) and not isinstance(after, bool) and after >= 0:

@@ -169,7 +169,11 @@ class Hub:
         row = None
         if event["event_type"] in MESSAGE_EVENTS and event.get("seq") is not None:
             row = await ChatRepository().message_at(event["thread_id"], event["seq"])
+        # A typing event goes to the thread's *other* members (apps/chat/typing.py); never back to the typer.
+        typist = (event.get("data") or {}).get("user_id") if event["event_type"] == "typing" else None
         for session in local:
+            if typist is not None and session.principal.user_id == typist:
+                continue
             session.offer(event, row)
 
     def membership_changed(self, thread_id: str, user_id: str) -> None:

@@ -54,6 +54,8 @@ def message_view(row: dict[str, Any], users: dict[str, dict[str, Any]], viewer: 
         "body": body,
         # Blanked with the body (hidden or deleted messages show no attachments either).
         "attachments": attachment_views(row) if body else [],
+        # User ids the body @mentions (stored at send/edit, apps/chat/mentions.py); blanked with the body.
+        "mentions": list(row.get("mentions") or []) if body else [],
         "created_at_ms": row["created_at_ms"],
         "edited_at_ms": row.get("edited_at_ms"),
         "deleted_at_ms": row.get("deleted_at_ms"),

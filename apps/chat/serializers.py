@@ -113,14 +113,30 @@ class EditDoc(serializers.Serializer):
     body = serializers.RegexField(NON_BLANK, min_length=1, max_length=BODY_MAX)
 
 
-class AddMemberSerializer(serializers.Serializer):
-    user_id = serializers.RegexField(r"^[0-9a-f]{32}$")
+USERNAME = r"^[A-Za-z0-9_.-]{3,64}$"
+
+
+class AddMemberSerializer(DocumentedSerializer):
+    """Invite by ``user_id`` or by ``username`` (any case; additive to the spec); both given: user_id wins."""
+
+    openapi_extra = {"anyOf": [{"required": ["user_id"]}, {"required": ["username"]}]}
+    user_id = serializers.RegexField(r"^[0-9a-f]{32}$", required=False)
+    username = serializers.RegexField(USERNAME, required=False, help_text="instead of user_id (any case)")
     role = serializers.ChoiceField(choices=["member", "admin"], required=False, default="member")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if not isinstance(self.initial_data.get("user_id"), str):
-            raise serializers.ValidationError({"user_id": ["must be a string"]})
+        for key in ("user_id", "username"):
+            if key in self.initial_data and not isinstance(self.initial_data.get(key), str):
+                raise serializers.ValidationError({key: ["must be a string"]})
+        if "user_id" not in attrs and "username" not in attrs:
+            raise serializers.ValidationError({"user_id": ["give user_id or username"]})
+        if "user_id" in attrs:
+            attrs.pop("username", None)
         return attrs
+
+
+class DiscoverQuery(serializers.Serializer):
+    limit = serializers.IntegerField(min_value=1, max_value=200, required=False, default=50)
 
 
 class MuteSerializer(serializers.Serializer):
@@ -194,6 +210,9 @@ class MessageSerializer(serializers.Serializer):
     author = AuthorSerializer()
     body = serializers.CharField(allow_blank=True)
     attachments = AttachmentViewSerializer(many=True)
+    mentions = serializers.ListField(
+        child=serializers.CharField(), help_text="user ids of thread members the body @mentions (empty when blanked)"
+    )
     created_at_ms = serializers.IntegerField()
     edited_at_ms = serializers.IntegerField(allow_null=True)
     deleted_at_ms = serializers.IntegerField(allow_null=True)
@@ -205,7 +224,9 @@ class MessageSerializer(serializers.Serializer):
 class ThreadItemSerializer(ThreadSerializer):
     member_count = serializers.IntegerField()
     unread_count = serializers.IntegerField()
+    mention_count = serializers.IntegerField(help_text="messages after your read cursor that @mention you")
     last_message = MessageSerializer(allow_null=True)
+    last_activity_ms = serializers.IntegerField(help_text="additive: the last message, or the creation")
 
 
 class MemberSerializer(serializers.Serializer):
@@ -215,6 +236,16 @@ class MemberSerializer(serializers.Serializer):
     joined_at_ms = serializers.IntegerField()
     left_at_ms = serializers.IntegerField(allow_null=True)
     mute_until_ms = serializers.IntegerField(allow_null=True)
+
+
+class MemberListItemSerializer(MemberSerializer):
+    username = serializers.CharField(allow_null=True, help_text="additive: the member's username")
+
+
+class DiscoverItemSerializer(ThreadSerializer):
+    member_count = serializers.IntegerField()
+    last_activity_ms = serializers.IntegerField(help_text="the last message, or the creation")
+    joined = serializers.BooleanField(help_text="the caller is an active member")
 
 
 class CursorViewSerializer(serializers.Serializer):

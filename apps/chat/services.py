@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from apps.accounts.domain import Principal
-from apps.chat import realtime, uploads
+from apps.chat import mentions, realtime, uploads
 from apps.chat.attachments import with_attachments
 from apps.chat.presenters import member_view, message_view, thread_view
 from apps.chat.repository import AttachmentUnavailable, ChatRepository
@@ -103,8 +103,33 @@ async def list_threads(principal: Principal, *, scope_id: str | None, limit: int
         last = summary.get("last")
         item = thread_view(thread)
         item["member_count"] = int(summary.get("member_count") or 0)
-        item["unread_count"] = max(0, thread["last_seq"] - int(summary.get("read_seq") or 0))
+        # The caller's own messages are never unread (thread_summary counts them after the cursor).
+        unread = thread["last_seq"] - int(summary.get("read_seq") or 0) - int(summary.get("own_unread") or 0)
+        item["unread_count"] = max(0, unread)
+        item["last_activity_ms"] = thread.get("last_activity_ms") or thread["created_at_ms"]
         item["last_message"] = (await views_of([last], principal))[0] if last else None
+        # Unread mentions of the caller (mentions.py); no query when nothing is unread.
+        item["mention_count"] = (
+            await mentions.unread_mention_count(
+                thread["thread_id"], principal.user_id, int(summary.get("read_seq") or 0), thread["last_seq"]
+            )
+            if item["unread_count"]
+            else 0
+        )
+        items.append(item)
+    return items
+
+
+async def discover(principal: Principal, *, limit: int) -> list[dict]:
+    """Public threads of the caller's community (the scope a member belongs to), newest activity first,
+    with ``member_count``, ``last_activity_ms`` and ``joined``: how a new member finds a conversation."""
+    rows = await _repo().discover_threads(principal.community_id, principal.user_id, limit)
+    items = []
+    for row in rows:
+        item = thread_view(row)
+        item["member_count"] = int(row.get("member_count") or 0)
+        item["last_activity_ms"] = row.get("last_activity_ms") or row["created_at_ms"]
+        item["joined"] = bool(row.get("joined"))
         items.append(item)
     return items
 
@@ -130,8 +155,12 @@ def _member_row(thread_id: str, user_id: str, role: str, now: int) -> dict[str, 
 
 
 async def list_members(principal: Principal, thread_id: str) -> list[dict]:
+    """Active members with their ``username`` (additive to the spec's member view: pages and invites)."""
     await access(principal, thread_id)
-    return [member_view(m) for m in await _repo().active_members(thread_id)]
+    repo = _repo()
+    rows = await repo.active_members(thread_id)
+    users = await repo.users([m["user_id"] for m in rows])
+    return [dict(member_view(m), username=(users.get(m["user_id"]) or {}).get("username")) for m in rows]
 
 
 async def join(principal: Principal, thread_id: str) -> dict:
@@ -152,16 +181,23 @@ async def join(principal: Principal, thread_id: str) -> dict:
     return member_view(row)
 
 
-async def add_member(principal: Principal, thread_id: str, *, user_id: str, role: str) -> dict:
-    """Owner/admin invite: creates (or reactivates) an active membership."""
+async def add_member(
+    principal: Principal, thread_id: str, *, user_id: str | None = None, username: str | None = None, role: str
+) -> dict:
+    """Owner/admin invite by ``user_id`` or ``username``: creates (or reactivates) an active membership."""
     from apps.accounts.repository import AccountsRepository
 
     found = await access(principal, thread_id)
     if found.role not in MANAGER_ROLES:
         raise Forbidden("only the thread's owner or admins may add members")
-    if await AccountsRepository().get_user(user_id) is None:
-        raise NotFound("user not found")
     repo = _repo()
+    if user_id is None:
+        user = await repo.user_by_username(username or "")
+        if user is None or not user.get("enabled", True):
+            raise NotFound("no member is called that", details={"username": username})
+        user_id = user["user_id"]
+    elif await AccountsRepository().get_user(user_id) is None:
+        raise NotFound("user not found")
     existing = await repo.get_member(thread_id, user_id)
     if is_active(existing):
         if existing["role"] != role and existing["role"] != "owner":
@@ -288,6 +324,7 @@ async def send_message(principal: Principal, thread_id: str, *, body: str, attac
         "edited_at_ms": None,
         "deleted_at_ms": None,
         "moderation_status": None,
+        "mentions": await mentions.resolve(thread_id, body, principal.user_id),  # parsed once, stored
     }
     repo = _repo()
     try:
@@ -329,7 +366,10 @@ async def edit_message(principal: Principal, thread_id: str, message_id: str, *,
     now = now_ms()
     if now - message["created_at_ms"] > EDIT_WINDOW_MS:
         raise Forbidden("messages can be edited for 24 hours")
-    row = await _repo().update_message(thread_id, message["seq"], {"body": body, "edited_at_ms": now})
+    mentioned = await mentions.resolve(thread_id, body, principal.user_id)  # re-parsed: the body changed
+    row = await _repo().update_message(
+        thread_id, message["seq"], {"body": body, "edited_at_ms": now, "mentions": mentioned}
+    )
     await realtime.publish(thread_id, "message_updated", seq=row["seq"], message_id=message_id)
     return (await views_of([row], principal))[0]
 
@@ -342,7 +382,7 @@ async def delete_message(principal: Principal, thread_id: str, message_id: str) 
         raise Forbidden("only the author, the thread's owner/admins or moderators may delete a message")
     if message.get("deleted_at_ms") is not None:
         return
-    await _repo().update_message(thread_id, message["seq"], {"body": "", "deleted_at_ms": now_ms()})
+    await _repo().update_message(thread_id, message["seq"], {"body": "", "deleted_at_ms": now_ms(), "mentions": []})
     await realtime.publish(thread_id, "message_deleted", seq=message["seq"], message_id=message_id)
 
 

@@ -92,7 +92,9 @@ def require_bodies(result: dict[str, Any], generator: Any, request: Any, public:
                 schema = media.get("schema") or {}
                 ref = schema.get("$ref", "")
                 schema = schemas.get(ref.rsplit("/", 1)[-1], schema) if ref else schema
-                if schema.get("required") or schema.get("minProperties"):
+                branches = schema.get("anyOf") or schema.get("oneOf") or []
+                every_branch_demands = bool(branches) and all(b.get("required") for b in branches)
+                if schema.get("required") or schema.get("minProperties") or every_branch_demands:
                     body["required"] = True
     return result
 

@@ -16,6 +16,7 @@ PASSWORD = "correct horse battery"
 BREAK_WEBSOCKET = """
 window.WebSocket = function () { throw new Error("WebSocket disabled by the test"); };
 """
+MESSAGE = "#chat-messages li[data-seq]"  # a message row (day separators are rows too)
 BREAK_EVENTSOURCE = """
 window.EventSource = function () { throw new Error("EventSource disabled by the test"); };
 """
@@ -44,8 +45,8 @@ def _sign_up(context, base: str, name: str):
 
 
 def _say(page, text: str) -> None:
-    page.fill("#chat-body", text)
-    page.click("#chat-send")
+    page.fill("#composer-body", text)
+    page.click("#composer-send")
 
 
 def test_two_people_chat_live_and_fallback_delivers(live_server_factory):
@@ -102,18 +103,18 @@ def _scenario(browser, base: str) -> None:
 
         # Sent after both fallbacks are up, so only a working live path can deliver it (no reload).
         _say(ana, "hello bob")
-        bob.wait_for_selector("#chat-messages li:has-text('hello bob')", timeout=10_000)
-        cai.wait_for_selector("#chat-messages li:has-text('hello bob')", timeout=12_000)  # ≤ one 5 s poll + slack
+        bob.wait_for_selector(f"{MESSAGE}:has-text('hello bob')", timeout=10_000)
+        cai.wait_for_selector(f"{MESSAGE}:has-text('hello bob')", timeout=12_000)  # ≤ one 5 s poll + slack
         assert bob.get_attribute("#chat", "data-transport") == "sse"  # still on SSE, not recovered by a reload
         _say(bob, "hi ana")
-        ana.wait_for_selector("#chat-messages li:has-text('hi ana')", timeout=10_000)
-        assert ana.locator("#chat-messages li").count() == 2
-        assert bob.locator("#chat-messages li").count() == 2
+        ana.wait_for_selector("#chat-messages li[data-seq]:has-text('hi ana')", timeout=10_000)
+        assert ana.locator("#chat-messages li[data-seq]").count() == 2
+        assert bob.locator("#chat-messages li[data-seq]").count() == 2
 
         # An attachment: Ana attaches a PNG, Bob sees it inline through its signed URL.
-        ana.set_input_files("#chat-file", files=[{"name": "leaf.png", "mimeType": "image/png", "buffer": PNG}])
+        ana.set_input_files("#composer-file", files=[{"name": "leaf.png", "mimeType": "image/png", "buffer": PNG}])
         _say(ana, "a leaf")
-        image = bob.wait_for_selector("#chat-messages li:has-text('a leaf') .attachment-image img", timeout=10_000)
+        image = bob.wait_for_selector(f"{MESSAGE}:has-text('a leaf') .attachment-image img", timeout=10_000)
         bob.wait_for_function("img => img.complete && img.naturalWidth === 8", arg=image, timeout=10_000)
         assert "/v1/chat/attachments/" in image.get_attribute("src")
 
