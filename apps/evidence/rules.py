@@ -46,7 +46,8 @@ _HEX = re.compile(HEX_PATTERN)
 WS = " \t\n\r\f\v"
 # Documented text: not blank, and no NUL anywhere (every text field refuses NUL; apps/core/openapi.py).
 NON_BLANK = r"^[^\x00]*[^ \t\n\r\f\v\x00][^\x00]*$"
-URL_PATTERN = r"^https?://[^ \t\n\r\f\v/?#][^ \t\n\r\f\v]*$"
+# No NUL either: the server refuses it in every text field, so the documented pattern says so too.
+URL_PATTERN = r"^https?://[^ \t\n\r\f\v\x00/?#][^ \t\n\r\f\v\x00]*$"
 _URL = re.compile(URL_PATTERN)
 
 
