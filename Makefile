@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PORT ?= 8000
 
-.PHONY: run demo test lint format deps deps-dev system-deps migrate clean bench bench-transparency chaos release-gates
+.PHONY: run demo test lint format deps deps-dev system-deps migrate clean bench bench-transparency chaos release-gates soak
 
 $(VENV)/.deps-base: requirements/base.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -57,6 +57,11 @@ bench-transparency: deps-dev
 ## (CHAOS_ARGS=--quick: under 4 minutes). One table; bench/results/chaos.{json,md}.
 chaos: deps-dev
 	$(PY) bench/chaos.py $(CHAOS_ARGS)
+
+## Soak, issue 12 point 7: target 2's load for 10 minutes with webhooks flowing, RSS/fds/tasks/p95 per minute
+## (SOAK_ARGS=--minutes 1: a smoke run). One table and a verdict; bench/results/soak.{json,md}.
+soak: deps-dev
+	$(PY) bench/soak.py $(SOAK_ARGS)
 
 migrate: deps
 	$(PY) manage.py surreal_migrate

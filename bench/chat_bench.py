@@ -173,16 +173,21 @@ async def make_threads(base: str, users: list[dict[str, str]], count: int, per_t
 # -- client processes ------------------------------------------------------------------------------------------
 
 
-def _client_proc(mode: str, ws_base: str, sockets: list[tuple[str, str]], ready, go, stop, expected, out) -> None:
-    """Hold ``sockets`` ((thread_id, token) pairs), read every frame, check seq order; report to ``out``."""
-    asyncio.run(_clients(mode, ws_base, sockets, ready, go, stop, expected, out))
+def _client_proc(mode: str, ws_base: str, sockets: list[tuple[str, str]], ready, go, stop, expected, out,
+                 deadline_s: float = 900) -> None:  # fmt: skip
+    """Hold ``sockets`` ((thread_id, token) pairs), read every frame, check seq order; report to ``out``.
+
+    ``deadline_s`` bounds the whole life of the process after connecting (longer for bench/soak.py).
+    """
+    asyncio.run(_clients(mode, ws_base, sockets, ready, go, stop, expected, out, deadline_s))
 
 
-async def _clients(mode, ws_base, sockets, ready, go, stop, expected, out) -> None:
+async def _clients(mode, ws_base, sockets, ready, go, stop, expected, out, deadline_s: float = 900) -> None:
     import websockets
 
     seqs: list[list[int]] = [[] for _ in sockets]
     delivery: list[float] = []  # frame received - send time carried in the body (ms)
+    delivery_at: list[float] = []  # wall-clock ms each ``delivery`` sample was received (soak: per minute)
     created: list[float] = []  # frame received - created_at_ms stamped by the server before commit (ms)
     conns: list[Any] = [None] * len(sockets)
     failures: list[str] = []
@@ -214,6 +219,7 @@ async def _clients(mode, ws_base, sockets, ready, go, stop, expected, out) -> No
                 body = event["message"]["body"]
                 if body.startswith("t="):
                     delivery.append(now - float(body[2:].split(" ", 1)[0]))
+                    delivery_at.append(now)
                 created.append(now - event["message"]["created_at_ms"])
         except websockets.ConnectionClosed as closed:
             if not stop.is_set():
@@ -222,7 +228,7 @@ async def _clients(mode, ws_base, sockets, ready, go, stop, expected, out) -> No
     await asyncio.gather(*(connect(i, tid, tok) for i, (tid, tok) in enumerate(sockets)))
     readers = [asyncio.create_task(reader(i)) for i, ws in enumerate(conns) if ws is not None]
     ready.put(sum(ws is not None for ws in conns))
-    deadline = time.monotonic() + 900
+    deadline = time.monotonic() + deadline_s
     while not go.is_set() and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     stop_at = time.monotonic()
@@ -254,7 +260,8 @@ async def _clients(mode, ws_base, sockets, ready, go, stop, expected, out) -> No
         task.cancel()
     out.put({"frames": sum(len(s) for s in seqs), "lost": lost, "dup": dup, "disorder": disorder,
              "delivery": delivery, "created": created, "failures": failures[:20], "n_failures": len(failures),
-             "open_at_end": open_at_end})  # fmt: skip
+             "open_at_end": open_at_end, "delivery_at": delivery_at,
+             "seqs": [(tid, seqs[i]) for i, (tid, _tok) in enumerate(sockets) if conns[i] is not None]})  # fmt: skip
 
 
 def _idle_proc(ws_base: str, sockets: list[tuple[str, str]], ready, stop, out) -> None:
@@ -301,17 +308,23 @@ async def _idle(ws_base, sockets, ready, stop, out) -> None:
 
 
 def _sender_proc(mode: str, base: str, plans: list[dict], rate: float | None, duration: float, concurrency: int,
-                 go, out) -> None:  # fmt: skip
-    asyncio.run(_sender(mode, base, plans, rate, duration, concurrency, go, out))
+                 go, out, cutoff_s: float | None = None) -> None:  # fmt: skip
+    asyncio.run(_sender(mode, base, plans, rate, duration, concurrency, go, out, cutoff_s))
 
 
-async def _sender(mode, base, plans, rate, duration, concurrency, go, out) -> None:
-    """Open loop at ``rate`` msg/s (round robin over threads), or closed loop with ``concurrency`` workers."""
+async def _sender(mode, base, plans, rate, duration, concurrency, go, out, cutoff_s=None) -> None:
+    """Open loop at ``rate`` msg/s (round robin over threads), or closed loop with ``concurrency`` workers.
+
+    The open loop sends ``rate x duration`` messages, late if the server falls behind; with ``cutoff_s``
+    (bench/soak.py) no new send starts after that many seconds, so a backlog shows as fewer sends.
+    """
     import httpx
     import websockets
 
     acks: list[float] = []
+    ack_log: list[tuple[float, float, str, int]] = []  # (send start wall ms, ack ms, thread, seq): soak per minute
     errors: list[str] = []
+    error_at: list[float] = []
     last: dict[str, int] = {}
     inflight = asyncio.Semaphore(concurrency)
     client = httpx.AsyncClient(base_url=base, timeout=30, limits=httpx.Limits(max_connections=concurrency))
@@ -344,12 +357,15 @@ async def _sender(mode, base, plans, rate, duration, concurrency, go, out) -> No
                                       headers={"Authorization": f"Bearer {plan['sender']}"})  # fmt: skip
                 if r.status_code != 201:
                     errors.append(f"{r.status_code} {r.text[:120]}")
+                    error_at.append(started)
                     return
                 seq = r.json()["seq"]
             acks.append(time.time() * 1000 - started)
+            ack_log.append((started, acks[-1], tid, seq))
             last[tid] = max(last.get(tid, 0), seq)
         except Exception as exc:  # counted and reported
             errors.append(repr(exc)[:200])
+            error_at.append(started)
         finally:
             inflight.release()
 
@@ -366,6 +382,9 @@ async def _sender(mode, base, plans, rate, duration, concurrency, go, out) -> No
             if delay > 0:
                 await asyncio.sleep(delay)
             await inflight.acquire()
+            if cutoff_s is not None and time.monotonic() - t0 >= cutoff_s:
+                inflight.release()
+                break
             tasks.append(asyncio.create_task(send_one(i)))
     else:
         while time.monotonic() - t0 < duration and i < 10_000_000:
@@ -379,7 +398,7 @@ async def _sender(mode, base, plans, rate, duration, concurrency, go, out) -> No
         await pub.close()
     await client.aclose()
     out.put({"acks": acks, "errors": errors[:20], "n_errors": len(errors), "last": last, "sent": len(tasks),
-             "elapsed": elapsed})  # fmt: skip
+             "elapsed": elapsed, "ack_log": ack_log, "error_at": error_at})  # fmt: skip
 
 
 def run_load(mode: str, send_base: str, ws_base: str, plans: list[dict], *, rate: float | None, duration: float,

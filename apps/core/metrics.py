@@ -6,6 +6,8 @@ metrics, so ``/metrics`` shows the whole set from the first scrape on.
 
 from __future__ import annotations
 
+import asyncio
+
 from prometheus_client import Counter, Gauge, Histogram
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -50,3 +52,22 @@ webhook_deliveries_total = Counter(
     "gotong_webhook_deliveries_total", "Webhook delivery attempts", ["result", "status_code"]
 )
 storage_operations_total = Counter("gotong_storage_operations_total", "Object storage operations", ["op", "result"])
+
+
+def _asyncio_task_count() -> float:
+    """Tasks of the event loop that runs the scrape, NaN outside one.
+
+    Why this is the server's own count: ``/metrics`` is an async view and every middleware is
+    async-capable, so daphne runs it on the server's loop (the one holding every WebSocket
+    consumer, request and background task); the soak (bench/soak.py) reads it each minute to
+    see tasks that never finish. Counted at scrape time only: nothing runs between scrapes.
+    """
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return float("nan")
+    return float(len(asyncio.all_tasks(loop)))
+
+
+asyncio_tasks = Gauge("gotong_asyncio_tasks", "asyncio tasks alive on the event loop that serves /metrics")
+asyncio_tasks.set_function(_asyncio_task_count)
