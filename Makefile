@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PORT ?= 8000
 
-.PHONY: run demo test lint format deps deps-dev system-deps migrate clean bench bench-transparency chaos release-gates soak
+.PHONY: run demo test lint format deps deps-dev system-deps migrate clean bench bench-transparency chaos release-gates screenshots soak
 
 $(VENV)/.deps-base: requirements/base.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -52,6 +52,10 @@ bench: deps-dev
 ## Transparency-log benchmark, issue 10 point 8 (BENCH_ARGS=--quick: 1,000/10,000 leaves, a smoke run).
 bench-transparency: deps-dev
 	$(PY) bench/transparency_bench.py $(BENCH_ARGS)
+
+## Screenshots of every page at 1280 and 390 px (demo data) into docs/ui/, gallery in docs/ui.md.
+screenshots: deps-dev
+	$(PY) scripts/screenshots.py
 
 ## Chaos drill, issue 12 point 6: kill -9 of server/worker/Redis, S3 stopped, receiver down a simulated day
 ## (CHAOS_ARGS=--quick: under 4 minutes). One table; bench/results/chaos.{json,md}.
