@@ -82,5 +82,40 @@ def server_error(request: HttpRequest) -> HttpResponse:
     return _error_page(request, AppError())
 
 
+# Form fields never echoed back into a page: the token itself, and secrets the person must type again.
+_NOT_ECHOED = ("csrfmiddlewaretoken",)
+
+
+def _same_origin(request: HttpRequest) -> bool:
+    """The refused form came from one of our own pages (Origin, else Referer), not from another site."""
+    own = f"{request.scheme}://{request.get_host()}"
+    origin = request.headers.get("Origin")
+    if origin:
+        return origin == own
+    referer = request.headers.get("Referer", "")
+    return referer == own or referer.startswith(own + "/")
+
+
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
-    return _error_page(request, Forbidden("CSRF verification failed; reload the page and try again"))
+    """A stale or missing CSRF token on one of our forms keeps what was typed.
+
+    A page left open across a sign-in, or a cookie cleared meanwhile, makes the token stale; the
+    person's text must not be lost for that. For a form posted from our own origin, the answer is
+    a page with a fresh token and the same fields, to check and send again with one click (files
+    must be chosen again; passwords typed again). Cross-site posts only get the refusal: echoing
+    another site's fields into a form of ours would help it trick someone into sending them.
+    """
+    error = Forbidden("The form expired before it was sent (the page was open a long time or you signed in again).")
+    if not (wants_html(request) and request.method == "POST" and _same_origin(request)):
+        return _error_page(request, Forbidden("CSRF verification failed; reload the page and try again"))
+    fields, secrets = [], []
+    for name, values in request.POST.lists():
+        if name in _NOT_ECHOED:
+            continue
+        if "password" in name:
+            secrets.append(name)
+            continue
+        fields += [(name, value) for value in values]
+    context = {"error": error, "action": request.path, "fields": fields, "secrets": secrets,
+               "files": list(request.FILES)}  # fmt: skip
+    return render(request, "csrf_resubmit.html", context, status=403)
