@@ -88,7 +88,9 @@ def test_api_agrees_with_its_openapi_document(fuzz_server: FuzzServer, role: str
         st, "--config-file", str(CONFIG), "run", f"{fuzz_server.url}/v1/schema/?format=json",
         "--phases", "coverage,fuzzing,stateful",
         "--max-examples", os.environ.get("FUZZ_EXAMPLES", "8"),
-        "--workers", "2",
+        # One worker: with several threads, hypothesis' lambda descriptions (ast parsing behind a shared
+        # cache) fail at random as "AST constructor recursion depth mismatch", a runtime error of the tool.
+        "--workers", "1",
         *([] if seed == "random" else ["--seed", seed]),
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(ROOT), "GOTONG_FUZZ_BASE": fuzz_server.url,
