@@ -14,6 +14,7 @@ the fields it constrains instead of in a hook that matches component names.
 
 from __future__ import annotations
 
+import copy
 from typing import Any, ClassVar
 
 from drf_spectacular.extensions import OpenApiSerializerExtension
@@ -74,7 +75,8 @@ class DocumentedSerializerExtension(OpenApiSerializerExtension):
         cls = self.target if isinstance(self.target, type) else type(self.target)
         if not cls.__dict__.get("__doc__"):  # not the inherited docstring of this base class
             schema.pop("description", None)
-        return merge_schema(schema, self.target.openapi_extra)
+        # A copy: later hooks edit the document in place and must not edit the class's rule.
+        return merge_schema(schema, copy.deepcopy(self.target.openapi_extra))
 
 
 def require_bodies(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
