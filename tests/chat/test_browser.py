@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.conftest import run_browser_scenario
+from tests.support.browser_pages import sign_up as _sign_up
 
 pytestmark = pytest.mark.slow
 PASSWORD = "correct horse battery"
@@ -31,17 +32,6 @@ def _png() -> bytes:
 
 
 PNG = _png()
-
-
-def _sign_up(context, base: str, name: str):
-    page = context.new_page()
-    page.goto(f"{base}/signup")
-    page.fill("input[name=email]", f"{name}@example.com")
-    page.fill("input[name=username]", name)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/threads")
-    return page
 
 
 def _say(page, text: str) -> None:

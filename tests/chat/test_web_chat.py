@@ -18,6 +18,9 @@ import httpx
 import pytest
 
 from tests.conftest import run_browser_scenario
+from tests.support.browser_pages import new_context
+from tests.support.browser_pages import sign_in as _sign_in
+from tests.support.browser_pages import sign_up as _sign_up
 
 pytestmark = pytest.mark.slow
 PASSWORD = "correct horse battery"
@@ -60,30 +63,7 @@ class Api:
 
 
 def _context(browser, width: int = 1280, height: int = 800):
-    context = browser.new_context(viewport={"width": width, "height": height})
-    context.set_default_timeout(TIMEOUT_MS)
-    return context
-
-
-def _sign_in(context, base: str, name: str):
-    page = context.new_page()
-    page.goto(f"{base}/signin")
-    page.fill("input[name=email]", f"{name}@example.com")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_url(f"{base}/threads*")
-    return page
-
-
-def _sign_up(context, base: str, name: str):
-    page = context.new_page()
-    page.goto(f"{base}/signup")
-    page.fill("input[name=email]", f"{name}@example.com")
-    page.fill("input[name=username]", name)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_url(f"{base}/threads")
-    return page
+    return new_context(browser, timeout_ms=TIMEOUT_MS, viewport={"width": width, "height": height})
 
 
 def _live(page) -> None:

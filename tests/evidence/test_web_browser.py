@@ -19,6 +19,8 @@ import httpx
 import pytest
 
 from tests.evidence.fixtures import jpeg
+from tests.support.browser_pages import new_context
+from tests.support.browser_pages import sign_in as _sign_in
 
 pytestmark = pytest.mark.slow
 PASSWORD = "correct horse battery"
@@ -49,19 +51,7 @@ class Api:
 
 
 def _context(browser, **options):
-    context = browser.new_context(**options)
-    context.set_default_timeout(TIMEOUT_MS)
-    return context
-
-
-def _sign_in(context, base: str, name: str):
-    page = context.new_page()
-    page.goto(f"{base}/signin")
-    page.fill("input[name=email]", f"{name}@example.com")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_url(f"{base}/threads*")
-    return page
+    return new_context(browser, timeout_ms=TIMEOUT_MS, **options)
 
 
 def _tab_to(page, element_id: str, limit: int = 80) -> None:
