@@ -70,7 +70,7 @@ def _dummy_hash() -> str:
 
 
 def new_user_row(*, email: str, username: str, password_hash: str, community_id: str, role: str) -> dict[str, Any]:
-    ctx = context.current()
+    request_id, correlation_id = context.request_ids()
     now = now_ms()
     return {
         "user_id": new_id(),
@@ -84,8 +84,8 @@ def new_user_row(*, email: str, username: str, password_hash: str, community_id:
         "created_at_ms": now,
         "updated_at_ms": now,
         "last_login_ms": None,
-        "request_id": ctx.request_id or new_id(),
-        "correlation_id": ctx.correlation_id or new_id(),
+        "request_id": request_id,
+        "correlation_id": correlation_id,
     }
 
 

@@ -18,7 +18,7 @@ from apps.chat.repository import AttachmentUnavailable, ChatRepository
 from apps.core import context
 from apps.core.db import UniqueViolation
 from apps.core.errors import Conflict, Forbidden, NotFound
-from apps.core.ids import new_id, new_request_id, now_ms
+from apps.core.ids import new_id, now_ms
 from apps.core.ratelimit import limiter
 
 EDIT_WINDOW_MS = 24 * 3600 * 1000
@@ -61,18 +61,13 @@ async def access(principal: Principal, thread_id: str, *, member_required: bool 
     return Access(thread, active)
 
 
-def _ids() -> tuple[str, str]:
-    ctx = context.current()
-    return ctx.request_id or new_request_id(), ctx.correlation_id or new_request_id()
-
-
 # -- threads ---------------------------------------------------------------
 
 
 async def create_thread(principal: Principal, *, scope_id: str, privacy_level: str, title: str | None) -> dict:
     """Create a thread; the creator becomes its ``owner`` in the same transaction."""
     now = now_ms()
-    request_id, correlation_id = _ids()
+    request_id, correlation_id = context.request_ids()
     thread = {
         "thread_id": new_id(),
         "scope_id": scope_id,
@@ -311,7 +306,7 @@ async def send_message(principal: Principal, thread_id: str, *, body: str, attac
         raise Forbidden("you are muted in this thread", details={"reason": "muted", "mute_until_ms": mute_until})
     if attachments:
         await uploads.check_own(principal, attachments)
-    request_id, correlation_id = _ids()
+    request_id, correlation_id = context.request_ids()
     row = {
         "thread_id": thread_id,
         "message_id": new_id(),

@@ -17,7 +17,7 @@ from apps.core.ids import new_id, now_ms
 class AuditRepository(Repository):
     def statement(self, *, actor_id: str, action: str, target: str, before: Any, after: Any) -> Statement:
         """The CREATE of one audit row, carrying the current request and correlation ids."""
-        ctx = context.current()
+        request_id, correlation_id = context.request_ids()
         row = {
             "action_id": new_id(),
             "actor_id": actor_id,
@@ -25,8 +25,8 @@ class AuditRepository(Repository):
             "target": target,
             "before": before,
             "after": after,
-            "request_id": ctx.request_id or new_id(),
-            "correlation_id": ctx.correlation_id or new_id(),
+            "request_id": request_id,
+            "correlation_id": correlation_id,
             "created_at_ms": now_ms(),
         }
         return Statement(

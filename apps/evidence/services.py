@@ -11,7 +11,7 @@ from apps.accounts.repository import AccountsRepository
 from apps.core import context
 from apps.core.db import UniqueViolation, UnitOfWork
 from apps.core.errors import Conflict, NotFound
-from apps.core.ids import is_entity_id, new_id, new_request_id, now_ms
+from apps.core.ids import is_entity_id, new_id, now_ms
 from apps.evidence import rules
 from apps.evidence import transparency as entries
 from apps.evidence.repository import HIDDEN_STATUSES, EvidenceRepository
@@ -21,13 +21,6 @@ from apps.webhooks.outbox import Actor, commit_with_events, event_statement
 DEFAULT_LIMIT, MAX_LIMIT = 50, 200
 
 repo = EvidenceRepository()
-
-
-def request_ids() -> tuple[str, str]:
-    """The current request's ids (stored on the entity); generated outside a request (commands, tests)."""
-    ctx = context.current()
-    request_id = ctx.request_id or new_request_id()
-    return request_id, ctx.correlation_id or request_id
 
 
 def clamp_limit(raw: Any) -> int:
@@ -129,7 +122,7 @@ async def with_transparency_all(
 
 async def create_contribution(principal: Principal, data: Any) -> dict[str, Any]:
     inp = rules.contribution_input(data)
-    request_id, correlation_id = request_ids()
+    request_id, correlation_id = context.request_ids()
     contribution_id = new_id()
     now = created_ms_of(contribution_id)
     row = {
@@ -251,7 +244,7 @@ async def create_vouch(principal: Principal, data: Any) -> dict[str, Any]:
         raise rules.fail("vouchee_id", "cannot vouch for yourself")
     if await AccountsRepository().get_user(inp.vouchee_id) is None:
         raise NotFound("vouchee not found")
-    request_id, correlation_id = request_ids()
+    request_id, correlation_id = context.request_ids()
     now = now_ms()
     row = {
         "vouch_id": new_id(),

@@ -20,7 +20,6 @@ from apps.evidence.services import (
     commit_entity,
     may_see,
     repo,
-    request_ids,
     with_transparency,
     with_transparency_all,
 )
@@ -74,7 +73,7 @@ async def create_evidence(principal: Principal, data: Any) -> dict[str, Any]:
         raise Forbidden("only the contribution's author may add evidence")
     inp = rules.evidence_input(data)
     media = await _linked_media(principal, inp) if inp.upload_id else None
-    request_id, correlation_id = request_ids()
+    request_id, correlation_id = context.request_ids()
     now = now_ms()
     row = {
         "evidence_id": new_id(),

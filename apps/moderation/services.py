@@ -22,7 +22,7 @@ from apps.core import context
 from apps.core.audit import AuditRepository
 from apps.core.db import Thrown, UniqueViolation, UnitOfWork
 from apps.core.errors import Conflict, Forbidden, NotFound
-from apps.core.ids import new_id, new_request_id, now_ms
+from apps.core.ids import new_id, now_ms
 from apps.moderation import ledger, rules
 from apps.moderation import transparency as log_entries
 from apps.moderation.entities import Entity, load_entity, status_statements
@@ -141,12 +141,6 @@ async def decision_views(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 # -- decisions -------------------------------------------------------------------
 
 
-def _ids(request_id: str | None) -> tuple[str, str]:
-    ctx = context.current()
-    rid = request_id or ctx.request_id or new_request_id()
-    return rid, ctx.correlation_id or rid
-
-
 async def decide(
     actor: Actor,
     data: Any,
@@ -157,7 +151,7 @@ async def decide(
     """Record one decision. Idempotent on ``(content_id, request id)``; ``expected_last_decision_id``
     makes it conditional (the worker's auto-release skips a hold that a newer decision replaced)."""
     inp = rules.decision_input(data)
-    rid, cid = _ids(request_id)
+    rid, cid = context.request_ids(request_id)
     stored = await repo().decision_by_request(inp.content_id, rid)
     if stored is not None:
         return await _result_of(stored)
@@ -407,7 +401,7 @@ async def report(principal: Principal, data: Any) -> dict[str, Any]:
 
     inp = rules.report_input(data)
     entity = await ensure_visible(principal, inp.content_type, inp.content_id)
-    rid, cid = _ids(None)
+    rid, cid = context.request_ids()
     row = {
         "report_id": new_id(),
         "content_type": inp.content_type,

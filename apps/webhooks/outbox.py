@@ -20,7 +20,7 @@ from django.conf import settings
 
 from apps.core import context, tracing
 from apps.core.db import Statement, UniqueViolation, UnitOfWork
-from apps.core.ids import new_id, now_ms
+from apps.core.ids import now_ms
 
 SCHEMA_VERSION = "1"
 EVENT_TYPES = (
@@ -126,8 +126,7 @@ def event_statement(
     """
     if not settings.CONFIG.webhook_enabled:
         return None
-    ctx = context.current()
-    request_id = ctx.request_id or new_id()
+    request_id, correlation_id = context.request_ids()
     event_id = event_id or new_event_id()
     payload = build_payload(
         event_id=event_id,
@@ -142,7 +141,7 @@ def event_statement(
         payload,
         actor=actor,
         request_id=request_id,
-        correlation_id=ctx.correlation_id or request_id,
+        correlation_id=correlation_id,
         traceparent=tracing.current_traceparent(),
     )
     return Statement(
