@@ -68,7 +68,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def _pump(self) -> None:
         assert self.session is not None
         async for envelope in self.session.events():
-            await self.send(text_data=json.dumps(envelope, separators=(",", ":")))
+            await self.send(text_data=envelope.text())
         await self.close(code=CLOSE_CODES.get(self.session.closed_reason or "", 1000))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from channels.layers import get_channel_layer
 
+from apps.chat import fanout
+from apps.chat.fanout import PreparedMessage
 from apps.chat.realtime import EVENT_TYPE, group_name
 from apps.chat.repository import ChatRepository
 from apps.core import metrics
@@ -62,6 +64,8 @@ class Hub:
         self._lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[Any]] = []
         self._unjoined: set[str] = set()  # threads with local streams whose group join failed
+        self._offered_seq: dict[str, int] = {}  # thread -> highest new-message seq offered to its streams
+        self._behind: dict[StreamSession, int] = {}  # stream -> thread last_seq it lagged at the previous check
         self.layer = None
 
     # -- lifecycle ----------------------------------------------------------
@@ -128,9 +132,11 @@ class Hub:
             if local is None:
                 return
             local.discard(session)
+            self._behind.pop(session, None)
             if not local:
                 del self.sessions[session.thread_id]
                 self._unjoined.discard(session.thread_id)
+                self._offered_seq.pop(session.thread_id, None)
                 try:
                     await asyncio.wait_for(
                         self.layer.group_discard(group_name(session.thread_id), self.channel), BUS_TIMEOUT_S
@@ -162,19 +168,63 @@ class Hub:
                 log.exception("chat hub dispatch failed")
 
     async def dispatch(self, event: dict[str, Any]) -> None:
-        """Hand one event to the local streams of its thread (the row read once for all of them)."""
-        local = list(self.sessions.get(event["thread_id"], ()))
+        """Hand one event to the local streams of its thread; a message is rendered once for all of them.
+
+        New messages go out in ``seq`` order per thread (``_in_order``), so a stream sees no gap that the
+        hub could fill once for everybody; each stream still repairs any gap of its own from the database.
+        """
+        thread_id = event["thread_id"]
+        local = self.sessions.get(thread_id)
         if not local:
             return
-        row = None
-        if event["event_type"] in MESSAGE_EVENTS and event.get("seq") is not None:
-            row = await ChatRepository().message_at(event["thread_id"], event["seq"])
+        event_type, seq = event["event_type"], event.get("seq")
+        if event_type == "message" and seq is not None:
+            for ordered, prepared in await self._in_order(thread_id, event):
+                self._offer(thread_id, ordered, prepared)
+            return
+        prepared = None
+        if event_type in MESSAGE_EVENTS and seq is not None:
+            rows = [event["row"]] if event.get("row") else await self._rows(thread_id, seq, seq)
+            prepared = next(iter(await fanout.prepare(rows)), None)
+        self._offer(thread_id, event, prepared)
+
+    def _offer(self, thread_id: str, event: dict[str, Any], prepared: PreparedMessage | None) -> None:
         # A typing event goes to the thread's *other* members (apps/chat/typing.py); never back to the typer.
         typist = (event.get("data") or {}).get("user_id") if event["event_type"] == "typing" else None
-        for session in local:
+        for session in list(self.sessions.get(thread_id, ())):
             if typist is not None and session.principal.user_id == typist:
                 continue
-            session.offer(event, row)
+            session.offer(event, prepared)
+
+    async def _in_order(
+        self, thread_id: str, event: dict[str, Any]
+    ) -> list[tuple[dict[str, Any], PreparedMessage | None]]:
+        """The new messages this event makes deliverable, ascending, each prepared once.
+
+        Concurrent sends commit in ``seq`` order but may publish out of order. An event ahead of the last
+        one offered here reads the missing range once for every local stream (instead of once per stream);
+        an event at or below it was already offered with that range and is dropped.
+        """
+        seq = event["seq"]
+        last = self._offered_seq.get(thread_id)
+        if last is not None and seq <= last:
+            return []
+        if last is not None and seq > last + 1:
+            rows = await self._rows(thread_id, last + 1, seq)
+            metrics.realtime_bridge_events_total.labels("hub_gap_read").inc()
+        else:
+            rows = [event["row"]] if event.get("row") else await self._rows(thread_id, seq, seq)
+        self._offered_seq[thread_id] = max(seq, self._offered_seq.get(thread_id) or 0)
+        if not rows:  # not readable (yet): the streams repair it from the database themselves
+            return [(event, None)]
+        return [
+            ({**event, "seq": p.seq, "message_id": p.row["message_id"], "row": None}, p)
+            for p in await fanout.prepare(rows)
+        ]
+
+    @staticmethod
+    async def _rows(thread_id: str, lo: int, hi: int) -> list[dict[str, Any]]:
+        return await ChatRepository().messages_between(thread_id, lo, hi)
 
     def membership_changed(self, thread_id: str, user_id: str) -> None:
         for session in list(self.sessions.get(thread_id, ())):
@@ -215,6 +265,7 @@ class Hub:
         users = {u["user_id"]: u for u in state.get("users") or []}
         active = {(m["thread_id"], m["user_id"]) for m in state.get("members") or [] if m.get("left_at_ms") is None}
         last_seqs = {t["thread_id"]: t["last_seq"] for t in state.get("threads") or []}
+        behind: dict[StreamSession, int] = {}
         for session in sessions:
             family = families.get(session.principal.family_id)
             user = users.get(session.principal.user_id)
@@ -223,4 +274,11 @@ class Hub:
             elif (session.thread_id, session.principal.user_id) not in active:
                 session.close("permission_lost")
             elif last_seqs.get(session.thread_id, 0) > session.last_sent:
-                session.nudge()
+                # Nudged only if still short of what it lagged at the previous check: a message committed a
+                # moment ago is usually on its way through the bus, and a nudge then would make every stream of
+                # a busy thread read the database again (a lost event is still recovered within two checks).
+                lagged = self._behind.get(session)
+                if lagged is not None and session.last_sent < lagged:
+                    session.nudge()
+                behind[session] = last_seqs[session.thread_id]
+        self._behind = behind

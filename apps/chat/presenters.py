@@ -6,6 +6,7 @@ stream event's ``message`` equals the HTTP answer for the same message.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from apps.accounts.domain import MODERATOR_ROLES, Principal
@@ -33,13 +34,18 @@ def member_view(row: dict[str, Any]) -> dict[str, Any]:
     return {key: row.get(key) for key in MEMBER_FIELDS}
 
 
+def sees_held_body(row: dict[str, Any], viewer: Principal | None) -> bool:
+    """Whether ``viewer`` sees a held or rejected body: its author and staff do. The only way a view varies by reader,
+    so the realtime fan-out renders one view per value of this (``fanout.PreparedMessage``), not one per socket."""
+    return viewer is not None and (viewer.user_id == row["author_id"] or viewer.role in MODERATOR_ROLES)
+
+
 def message_view(row: dict[str, Any], users: dict[str, dict[str, Any]], viewer: Principal | None) -> dict[str, Any]:
     """The message as ``viewer`` may see it: held or rejected bodies are blanked except for author and staff."""
     author = users.get(row["author_id"]) or {}
     body = row.get("body") or ""
     status = row.get("moderation_status")
-    privileged = viewer is not None and (viewer.user_id == row["author_id"] or viewer.role in MODERATOR_ROLES)
-    if status in HIDDEN_STATUSES and not privileged:
+    if status in HIDDEN_STATUSES and not sees_held_body(row, viewer):
         body = ""
     return {
         "thread_id": row["thread_id"],
@@ -65,6 +71,23 @@ def message_view(row: dict[str, Any], users: dict[str, dict[str, Any]], viewer: 
     }
 
 
+class Envelope(dict):
+    """A stream envelope that encodes itself to JSON once.
+
+    The fan-out hands the *same* envelope object to every socket that sees the same view, so the
+    first socket's ``text()`` pays for ``json.dumps`` and the others reuse it. Never mutated after creation.
+    """
+
+    __slots__ = ("_text",)
+
+    def text(self) -> str:
+        try:
+            return self._text
+        except AttributeError:
+            self._text: str = json.dumps(self, separators=(",", ":"))
+            return self._text
+
+
 def envelope(
     event_type: str,
     thread_id: str,
@@ -72,6 +95,6 @@ def envelope(
     seq: int | None = None,
     message: dict[str, Any] | None = None,
     data: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> Envelope:
     """The stream envelope of 03-chat.md (one per WebSocket frame / SSE ``data:`` line)."""
-    return {"event_type": event_type, "thread_id": thread_id, "seq": seq, "message": message, "data": data}
+    return Envelope(event_type=event_type, thread_id=thread_id, seq=seq, message=message, data=data)

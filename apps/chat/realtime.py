@@ -1,8 +1,9 @@
 """Publishing chat events after commit, and the hooks other apps call (token revocation).
 
-An event carries ids and ``seq`` only (the Zulip event-system model): each
-process's hub reads the row from the database once and hands it to its local
-streams. A publish failure (Redis down) never fails the write that preceded it:
+An event carries ids and ``seq`` (the Zulip event-system model), plus the
+committed message row when the writer has it, so the hub renders it without a
+read; otherwise each process's hub reads the row from the database once and
+hands it to its local streams. A publish failure (Redis down) never fails the write that preceded it:
 the database already has the change, and streams recover it by ``seq``
 catch-up. Failures are counted in ``gotong_realtime_bridge_events_total``.
 """
@@ -37,8 +38,12 @@ async def publish(
     seq: int | None = None,
     message_id: str | None = None,
     data: dict[str, Any] | None = None,
+    row: dict[str, Any] | None = None,
 ) -> None:
-    """Announce a committed change to every process; never raises."""
+    """Announce a committed change to every process; never raises.
+
+    ``row`` is the message row as committed (``RETURN AFTER``): the hubs render it instead of reading it back.
+    """
     event = {
         "type": EVENT_TYPE,
         "event_type": event_type,
@@ -47,6 +52,7 @@ async def publish(
         "message_id": message_id,
         "data": data,
         "committed_at_ms": now_ms(),
+        "row": row,
     }
     try:
         layer = get_channel_layer()

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from apps.accounts.domain import Principal
-from apps.chat import mentions, realtime, uploads
-from apps.chat.attachments import with_attachments
+from apps.chat import fanout, mentions, realtime, uploads
 from apps.chat.presenters import member_view, message_view, thread_view
 from apps.chat.repository import AttachmentUnavailable, ChatRepository
 from apps.core import context
@@ -259,8 +258,8 @@ async def remove(principal: Principal, thread_id: str, user_id: str) -> dict:
 
 async def views_of(rows: list[dict[str, Any]], viewer: Principal) -> list[dict]:
     """Message views for one reader (authors resolved in one query; moderation filtering per reader)."""
-    users = await _repo().users([r["author_id"] for r in rows])
-    return [message_view(r, users, viewer) for r in await with_attachments(rows)]
+    loaded, users = await fanout.load_for_views(rows)
+    return [message_view(r, users, viewer) for r in loaded]
 
 
 async def read_messages(
@@ -340,7 +339,7 @@ async def send_message(principal: Principal, thread_id: str, *, body: str, attac
         return (await views_of([stored], principal))[0]
     if stored is None:
         raise NotFound("thread not found")
-    await realtime.publish(thread_id, "message", seq=stored["seq"], message_id=stored["message_id"])
+    await realtime.publish(thread_id, "message", seq=stored["seq"], message_id=stored["message_id"], row=stored)
     return (await views_of([stored], principal))[0]
 
 
@@ -365,7 +364,7 @@ async def edit_message(principal: Principal, thread_id: str, message_id: str, *,
     row = await _repo().update_message(
         thread_id, message["seq"], {"body": body, "edited_at_ms": now, "mentions": mentioned}
     )
-    await realtime.publish(thread_id, "message_updated", seq=row["seq"], message_id=message_id)
+    await realtime.publish(thread_id, "message_updated", seq=row["seq"], message_id=message_id, row=row)
     return (await views_of([row], principal))[0]
 
 

@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 
 from apps.chat import services
+from apps.chat.presenters import Envelope
 from apps.chat.serializers import StreamQuery
 from apps.chat.streams import StreamSession
 from apps.core.api import as_app_error, error_response, validated
@@ -23,8 +23,8 @@ def _after_seq(request: HttpRequest) -> int | None:
     return validated(StreamQuery, query).get("after_seq")
 
 
-def frame(envelope: dict, event_id: int) -> str:
-    return f"event: {envelope['event_type']}\nid: {event_id}\ndata: {json.dumps(envelope, separators=(',', ':'))}\n\n"
+def frame(envelope: Envelope, event_id: int) -> str:
+    return f"event: {envelope['event_type']}\nid: {event_id}\ndata: {envelope.text()}\n\n"
 
 
 @allow_methods("GET")

@@ -19,6 +19,7 @@ from typing import Any
 
 from apps.accounts.domain import Principal
 from apps.chat import presenters, services
+from apps.chat.fanout import PreparedMessage
 from apps.chat.hub import MESSAGE_EVENTS, get_hub
 from apps.chat.repository import ChatRepository
 from apps.core import metrics
@@ -47,14 +48,15 @@ class StreamSession:
 
     # -- called by the hub (same loop, never blocks) ----------------------------
 
-    def offer(self, event: dict[str, Any], row: dict[str, Any] | None) -> None:
+    def offer(self, event: dict[str, Any], prepared: PreparedMessage | None) -> None:
+        """``prepared``: the event's message rendered once for all streams (``None``: read it if needed)."""
         if self._overflow:
             return
         if len(self._pending) >= QUEUE_MAX:
             self._overflow = True
             self._pending.clear()
         else:
-            self._pending.append(("event", event, row))
+            self._pending.append(("event", event, prepared))
         self._wake.set()
 
     def nudge(self) -> None:
@@ -128,26 +130,25 @@ class StreamSession:
             async for envelope in self._catch_up():
                 yield envelope
             return
-        _, event, row = item
+        _, event, prepared = item
         event_type = event["event_type"]
         seq = event.get("seq")
         if event_type == "message":
             if seq is None or seq <= self.last_sent:
                 return  # already sent (backlog or an earlier catch-up)
-            if seq > self.last_sent + 1 or row is None:
+            if seq > self.last_sent + 1 or prepared is None:
                 async for envelope in self._catch_up(upto=seq):  # gap repair
                     yield envelope
                 return
-            yield await self._message_envelope(row, event)
+            yield self._live_message(prepared, event)
             return
         if event_type in MESSAGE_EVENTS:
             if seq is not None and seq > self.last_sent:
                 async for envelope in self._catch_up(upto=seq):  # the current state comes with it
                     yield envelope
                 return
-            if row is not None:
-                view = (await services.views_of([row], self.principal))[0]
-                yield presenters.envelope(event_type, self.thread_id, seq=seq, message=view)
+            if prepared is not None:
+                yield prepared.envelope_for(event_type, self.principal)
             return
         data = event.get("data") or {}
         if event_type == "member_left" and data.get("user_id") == self.principal.user_id:
@@ -157,12 +158,11 @@ class StreamSession:
                 return
         yield presenters.envelope(event_type, self.thread_id, data=data or None)
 
-    async def _message_envelope(self, row: dict[str, Any], event: dict[str, Any] | None = None) -> dict[str, Any]:
-        view = (await services.views_of([row], self.principal))[0]
-        self.last_sent = row["seq"]
-        if event is not None and event.get("committed_at_ms"):
+    def _live_message(self, prepared: PreparedMessage, event: dict[str, Any]) -> presenters.Envelope:
+        self.last_sent = prepared.seq
+        if event.get("committed_at_ms"):
             metrics.realtime_delivery_lag_seconds.observe(max(0, now_ms() - event["committed_at_ms"]) / 1000)
-        return presenters.envelope("message", self.thread_id, seq=row["seq"], message=view)
+        return prepared.envelope_for("message", self.principal)
 
     async def _catch_up(self, upto: int | None = None) -> AsyncIterator[dict[str, Any]]:
         """Every message after ``last_sent`` (up to ``upto`` if given) from the database, ascending."""
