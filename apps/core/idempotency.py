@@ -144,14 +144,29 @@ class Backend(Protocol):
         """Delete ``key`` if it is still the in-progress marker with ``token``."""
 
 
+# The in-process store keeps at most this many keys (about 0.5 KiB each: 10,000 ≈ 5 MiB). Without a bound it held
+# every answer for 24 h: at 50 sends/s that is 4.3 million entries, and the soak saw memory grow with it.
+LOCAL_MAX_ENTRIES = 10_000
+
+
 class LocalBackend:
     """A dict with expiry for one process. Every operation holds a (non-awaiting) lock, so it is
-    atomic for coroutines of one loop and for threads (sync views run on other threads)."""
+    atomic for coroutines of one loop and for threads (sync views run on other threads).
 
-    def __init__(self) -> None:
+    Bounded: past ``max_entries`` the oldest keys go first (insertion order), so a retry of a request older
+    than the last ``max_entries`` runs again. Chat sends stay idempotent regardless (a unique index on
+    ``(thread, X-Request-ID)``); Redis, required in production, keeps the whole 24 h.
+    """
+
+    def __init__(self, max_entries: int = LOCAL_MAX_ENTRIES) -> None:
         self._data: dict[str, tuple[Record, float]] = {}
         self._lock = threading.Lock()
         self._next_sweep = 0.0
+        self.max_entries = max_entries
+
+    def _evict_oldest(self) -> None:
+        while len(self._data) > self.max_entries:
+            del self._data[next(iter(self._data))]
 
     def _get(self, key: str, now: float) -> Record | None:
         item = self._data.get(key)
@@ -177,11 +192,13 @@ class LocalBackend:
             if existing is not None:
                 return existing
             self._data[key] = (record, now + ttl_ms / 1000)
+            self._evict_oldest()
             return None
 
     async def put(self, key: str, record: Record, ttl_ms: int) -> None:
         with self._lock:
             self._data[key] = (record, time.monotonic() + ttl_ms / 1000)
+            self._evict_oldest()
 
     async def delete_if_token(self, key: str, token: str) -> None:
         with self._lock:

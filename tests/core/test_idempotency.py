@@ -305,3 +305,15 @@ async def test_database_backed_operations_run_while_the_store_is_down(rf):
             raise AssertionError("an operation without database backing must answer 503")
     finally:
         set_redis_url(None)
+
+
+async def test_the_in_process_store_is_bounded_oldest_first():
+    """Without Redis every answer used to stay 24 h: memory grew with traffic (soak, issue 12 point 7)."""
+    local = idempotency.LocalBackend(max_entries=3)
+    for i in range(5):
+        record = idempotency.Record(state="completed", body_hash="h", token=f"t{i}", status=200, body={"i": i})
+        await local.add(f"k{i}", record, 60_000)
+    assert [local.ttl_ms(f"k{i}") is None for i in range(5)] == [True, True, False, False, False]
+    await local.put("k5", idempotency.Record(state="completed", body_hash="h", token="t5", status=200, body={}), 60_000)
+    assert local.ttl_ms("k2") is None
+    assert local.ttl_ms("k5") is not None
