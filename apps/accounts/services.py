@@ -20,7 +20,7 @@ from django.contrib.auth.hashers import check_password, make_password
 from apps.accounts import tokens
 from apps.accounts.domain import DEFAULT_COMMUNITY, IssuedTokens, Principal, User
 from apps.accounts.repository import UNIQUE_FIELDS, AccountsRepository
-from apps.core import context
+from apps.core import context, events
 from apps.core.db import UniqueViolation, UnitOfWork
 from apps.core.errors import Conflict, Unauthorized
 from apps.core.ids import new_id, now_ms
@@ -259,10 +259,8 @@ async def logout(principal: Principal) -> None:
 
 
 async def _streams_revoked(user_id: str, family_id: str) -> None:
-    """Close this process's chat streams of the revoked sign-in now (other processes re-validate within 1 s)."""
-    from apps.chat.realtime import user_sessions_revoked
-
-    await user_sessions_revoked(user_id, family_id)
+    """Announce the revoked sign-in: chat closes this process's streams of it now (others re-validate within 1 s)."""
+    await events.publish(events.UserSessionsRevoked(user_id, family_id))
 
 
 async def authenticate(raw_access: str, *, via: str) -> Principal:

@@ -21,18 +21,16 @@ import asyncio
 import logging
 import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from channels.layers import get_channel_layer
 
+from apps.accounts.domain import Principal
 from apps.chat import fanout
 from apps.chat.fanout import PreparedMessage
-from apps.chat.realtime import EVENT_TYPE, group_name
+from apps.chat.realtime import EVENT_TYPE, MembershipEnded, group_name
 from apps.chat.repository import ChatRepository
-from apps.core import metrics
-
-if TYPE_CHECKING:
-    from apps.chat.streams import StreamSession
+from apps.core import events, metrics
 
 log = logging.getLogger(__name__)
 
@@ -56,16 +54,28 @@ def hubs() -> list[Hub]:
     return [hub for loop, hub in list(_hubs.items()) if not loop.is_closed()]
 
 
+class Subscriber(Protocol):
+    """What the hub needs of a stream (``streams.StreamSession``); a protocol so the hub does not import streams."""
+
+    principal: Principal
+    thread_id: str
+    last_sent: int
+
+    def offer(self, event: dict[str, Any], prepared: PreparedMessage | None) -> None: ...
+    def nudge(self) -> None: ...
+    def close(self, reason: str) -> None: ...
+
+
 class Hub:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self.sessions: dict[str, set[StreamSession]] = {}
+        self.sessions: dict[str, set[Subscriber]] = {}
         self.channel: str | None = None
         self._lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[Any]] = []
         self._unjoined: set[str] = set()  # threads with local streams whose group join failed
         self._offered_seq: dict[str, int] = {}  # thread -> highest new-message seq offered to its streams
-        self._behind: dict[StreamSession, int] = {}  # stream -> thread last_seq it lagged at the previous check
+        self._behind: dict[Subscriber, int] = {}  # stream -> thread last_seq it lagged at the previous check
         self.layer = None
 
     # -- lifecycle ----------------------------------------------------------
@@ -102,7 +112,7 @@ class Hub:
 
     # -- subscriptions --------------------------------------------------------
 
-    async def subscribe(self, session: StreamSession) -> None:
+    async def subscribe(self, session: Subscriber) -> None:
         async with self._lock:
             await self._start()
             local = self.sessions.get(session.thread_id)
@@ -126,7 +136,7 @@ class Hub:
         else:
             self._unjoined.discard(thread_id)
 
-    async def unsubscribe(self, session: StreamSession) -> None:
+    async def unsubscribe(self, session: Subscriber) -> None:
         async with self._lock:
             local = self.sessions.get(session.thread_id)
             if local is None:
@@ -144,7 +154,7 @@ class Hub:
                 except Exception:
                     log.warning("group_discard failed", exc_info=True)
 
-    def all_sessions(self) -> list[StreamSession]:
+    def all_sessions(self) -> list[Subscriber]:
         return [s for local in self.sessions.values() for s in local]
 
     # -- events ---------------------------------------------------------------
@@ -265,7 +275,7 @@ class Hub:
         users = {u["user_id"]: u for u in state.get("users") or []}
         active = {(m["thread_id"], m["user_id"]) for m in state.get("members") or [] if m.get("left_at_ms") is None}
         last_seqs = {t["thread_id"]: t["last_seq"] for t in state.get("threads") or []}
-        behind: dict[StreamSession, int] = {}
+        behind: dict[Subscriber, int] = {}
         for session in sessions:
             family = families.get(session.principal.family_id)
             user = users.get(session.principal.user_id)
@@ -282,3 +292,17 @@ class Hub:
                     session.nudge()
                 behind[session] = last_seqs[session.thread_id]
         self._behind = behind
+
+
+# -- other domains' events (subscribed in ChatConfig.ready) --------------------------------------------------
+
+
+def on_membership_ended(event: MembershipEnded) -> None:
+    for hub in hubs():
+        hub.call_threadsafe(hub.membership_changed, event.thread_id, event.user_id)
+
+
+def on_sessions_revoked(event: events.UserSessionsRevoked) -> None:
+    """Close this process's streams of a revoked sign-in at once; other processes re-validate within 1 s."""
+    for hub in hubs():
+        hub.call_threadsafe(hub.revoke, event.user_id, event.family_id)

@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from apps.accounts.domain import Principal
+from apps.chat import permissions
 from apps.chat.search_repository import ChatSearchRepository
 
 # A username is [A-Za-z0-9_.-]{3,64} (accounts.serializers.USERNAME_RE). The "@" must not follow a word
@@ -53,9 +54,7 @@ async def mention_candidates(principal: Principal, thread_id: str, *, prefix: st
 
     Members only (the same access rule as the member list: 404 private/unknown, 403 public non-member).
     """
-    from apps.chat import services
-
-    await services.access(principal, thread_id)
+    await permissions.access(principal, thread_id)
     prefix = prefix.lower()
     members = await ChatSearchRepository().member_names(thread_id)
     hits = [m for m in members if m["username"].lower().startswith(prefix)]

@@ -1,4 +1,4 @@
-"""Publishing chat events after commit, and the hooks other apps call (token revocation).
+"""Publishing chat events after commit; other domains' events reach the streams through subscriptions.
 
 An event carries ids and ``seq`` (the Zulip event-system model), plus the
 committed message row when the writer has it, so the hub renders it without a
@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from channels.layers import get_channel_layer
 
-from apps.core import metrics
+from apps.core import events, metrics
 from apps.core.ids import now_ms
 
 log = logging.getLogger(__name__)
@@ -66,19 +67,28 @@ async def publish(
 
 async def membership_ended(thread_id: str, user_id: str, event_type: str) -> None:
     """A member left or was removed: their streams of this thread close (here at once, elsewhere via the bus)."""
-    from apps.chat.hub import hubs
-
-    for hub in hubs():
-        hub.call_threadsafe(hub.membership_changed, thread_id, user_id)
+    await events.publish(MembershipEnded(thread_id, user_id))
     await publish(thread_id, event_type, data={"user_id": user_id})
 
 
+@dataclass(frozen=True)
+class MembershipEnded:
+    """Chat's own event: the hub (subscribed in ``ChatConfig.ready``) closes the member's local streams."""
+
+    thread_id: str
+    user_id: str
+
+
+async def on_message_visibility_changed(event: events.MessageVisibilityChanged) -> None:
+    """A moderation decision hid or restored a message: streams show the change (each reader's own view)."""
+    await publish(
+        event.thread_id,
+        "message_hidden" if event.hidden else "message_restored",
+        seq=event.seq,
+        message_id=event.message_id,
+    )
+
+
 async def user_sessions_revoked(user_id: str, family_id: str | None = None) -> None:
-    """Close this process's streams of a revoked sign-in (``family_id``) or of every sign-in of the user.
-
-    Other processes notice within ``hub.REVALIDATE_INTERVAL_S`` through their periodic re-validation.
-    """
-    from apps.chat.hub import hubs
-
-    for hub in hubs():
-        hub.call_threadsafe(hub.revoke, user_id, family_id)
+    """Kept while moderation moves to ``events.publish(events.UserSessionsRevoked(...))``; only publishes that."""
+    await events.publish(events.UserSessionsRevoked(user_id, family_id))

@@ -7,11 +7,11 @@ change is committed first and then announced with ``realtime.publish`` (ids and
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from apps.accounts.domain import Principal
 from apps.chat import fanout, mentions, realtime, uploads
+from apps.chat.permissions import NOT_A_MEMBER, Access, access, is_active
 from apps.chat.presenters import member_view, message_view, thread_view
 from apps.chat.repository import AttachmentUnavailable, ChatRepository
 from apps.core import context
@@ -22,42 +22,10 @@ from apps.core.ratelimit import limiter
 
 EDIT_WINDOW_MS = 24 * 3600 * 1000
 MANAGER_ROLES = frozenset({"owner", "admin"})
-NOT_A_MEMBER = "not a member of this thread"
 
 
 def _repo() -> ChatRepository:
     return ChatRepository()
-
-
-@dataclass(frozen=True)
-class Access:
-    thread: dict[str, Any]
-    member: dict[str, Any] | None  # the caller's active membership, if any
-
-    @property
-    def role(self) -> str | None:
-        return self.member["role"] if self.member else None
-
-
-def is_active(member: dict[str, Any] | None) -> bool:
-    return member is not None and member.get("left_at_ms") is None
-
-
-async def access(principal: Principal, thread_id: str, *, member_required: bool = True) -> Access:
-    """The thread and the caller's membership. Private threads are invisible (404) to non-members;
-    public ones answer 403 where membership is required."""
-    repo = _repo()
-    thread = await repo.get_thread(thread_id)
-    if thread is None:
-        raise NotFound("thread not found")
-    member = await repo.get_member(thread_id, principal.user_id)
-    active = member if is_active(member) else None
-    if active is None:
-        if thread["privacy_level"] == "private":
-            raise NotFound("thread not found")
-        if member_required:
-            raise Forbidden(NOT_A_MEMBER)
-    return Access(thread, active)
 
 
 # -- threads ---------------------------------------------------------------

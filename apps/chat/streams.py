@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from apps.accounts.domain import Principal
-from apps.chat import presenters, services
+from apps.chat import permissions, presenters, services
 from apps.chat.fanout import PreparedMessage
 from apps.chat.hub import MESSAGE_EVENTS, get_hub
 from apps.chat.repository import ChatRepository
@@ -153,7 +153,7 @@ class StreamSession:
         data = event.get("data") or {}
         if event_type == "member_left" and data.get("user_id") == self.principal.user_id:
             member = await ChatRepository().get_member(self.thread_id, self.principal.user_id)
-            if not services.is_active(member):
+            if not permissions.is_active(member):
                 self.close("permission_lost")
                 return
         yield presenters.envelope(event_type, self.thread_id, data=data or None)
