@@ -170,7 +170,11 @@ CHANNEL_LAYERS = (
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "apps.core.logging.ContextFilter"}},
+    # Order matters: the context ids are added first, then the record is scrubbed of secrets.
+    "filters": {
+        "context": {"()": "apps.core.logging.ContextFilter"},
+        "scrub": {"()": "apps.core.logging.ScrubSecretsFilter"},
+    },
     "formatters": {
         "json": {"()": "apps.core.logging.JsonFormatter"},
         "text": {"()": "apps.core.logging.TextFormatter"},
@@ -178,7 +182,7 @@ LOGGING = {
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "filters": ["context"],
+            "filters": ["context", "scrub"],
             "formatter": "json" if CONFIG.is_production else "text",
         }
     },

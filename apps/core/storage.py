@@ -14,6 +14,9 @@ Why it looks like this:
   whole object in memory. boto3 is blocking, so callers run stream reads in a
   worker thread (``asyncio.to_thread``); the ``a*`` helpers do that.
 * Every operation counts ``gotong_storage_operations_total{op,result}``.
+* Callers use ``ObjectStorage``'s members only, never a backend's internals (``_call``,
+  the boto3 ``client``): an operation an app needs is added here for both backends
+  (``tests/core/test_storage.py`` checks they match the protocol; chat is checked too).
 * Verified files never change: ``copy``/``move`` are server-side (S3 CopyObject;
   local temp file + rename), and ``open_pinned`` + ``copy(..., if_version=)``
   guarantee that the bytes copied are the bytes that were read (S3 ETag,

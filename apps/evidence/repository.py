@@ -205,6 +205,7 @@ class EvidenceRepository(Repository):
             "evidence_id = $evidence, updated_at_ms = $now WHERE status = 'verified' RETURN AFTER);"
             f"IF array::len($linked) = 0 {{ THROW '{UPLOAD_NOT_VERIFIED}' }};",
             {"id": upload_id, "evidence": evidence_id, "now": now},
+            results=2,
         )
 
     async def stale_uploads(self, older_than_ms: int, limit: int) -> list[dict[str, Any]]:

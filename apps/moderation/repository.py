@@ -59,13 +59,14 @@ class ModerationRepository(Repository):
 
     def expect_statement(self, content_id: str, expected_last_decision_id: str) -> Statement:
         """THROWs (rolling the transaction back) unless the item's last decision is still the expected one."""
-        return Statement(_EXPECT, {"cid": content_id, "expected": expected_last_decision_id})
+        return Statement(_EXPECT, {"cid": content_id, "expected": expected_last_decision_id}, results=2)
 
     def decision_statement(self, row: dict[str, Any], state: dict[str, Any]) -> Statement:
         return Statement(
             "CREATE type::record('moderation_decision', $did) CONTENT $row RETURN NONE;"
             "UPSERT type::record('content_moderation', $cid) CONTENT $state RETURN NONE;",
             {"did": row["decision_id"], "row": row, "cid": state["content_id"], "state": state},
+            results=2,
         )
 
     def resolve_reports_statement(self, content_id: str, decision_id: str) -> Statement:
@@ -245,7 +246,7 @@ class ModerationRepository(Repository):
                 "UPDATE auth_family SET revoked = true, revoked_reason = 'blocked', updated_at_ms = $now "
                 "WHERE user_id = $uid AND revoked = false RETURN NONE;"
             )
-        return Statement(sql, {"uid": user_id, "enabled": enabled, "now": now})
+        return Statement(sql, {"uid": user_id, "enabled": enabled, "now": now}, results=1 if enabled else 2)
 
     # -- admin site lookups ---------------------------------------------------------
 

@@ -56,6 +56,7 @@ def append_leaf(*, kind: str, entity_id: str, data: str, leaf_hash: str, now: in
     return Statement(
         append_statement_sql(secrets.token_hex(6)),
         {"data": data, "leaf_hash": leaf_hash, "kind": kind, "entity_id": entity_id, "now": now},
+        results=2,
     )
 
 
@@ -160,6 +161,7 @@ class TransparencyRepository(Repository):
             " {tree_size: $n, root_hash: $root, note: $note, created_at_ms: $now} RETURN NONE;"
             "UPDATE tlog_state:checkpoint SET size = math::max([size, $n]), updated_at_ms = $now RETURN NONE",
             {"n": tree_size, "root": root_hash, "note": note, "now": now},
+            results=2,
         )
 
     async def checkpoint(self, tree_size: int) -> dict[str, Any] | None:

@@ -193,3 +193,34 @@ def test_signed_urls_are_stable_within_their_window():
     assert att.signed_url("a" * 32, now + 5)[0] == url or exp % att.URL_BUCKET_S == 0
     assert exp - now >= att.URL_TTL_S
     assert exp - now <= att.URL_TTL_S + att.URL_BUCKET_S
+
+
+def test_chat_uses_only_the_storage_protocol():
+    """No private storage attributes and no boto3 client in chat: only ``ObjectStorage``'s public members."""
+    import ast
+    from pathlib import Path
+
+    import apps.chat
+    from tests.core.test_storage import protocol_members
+
+    allowed = protocol_members()
+    used: set[tuple[str, str]] = set()
+    for path in Path(apps.chat.__file__).parent.rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        storages = {"storage"}  # names bound to get_storage() in the module
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign) and _is_get_storage(node.value):
+                storages |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and (
+                _is_get_storage(node.value) or (isinstance(node.value, ast.Name) and node.value.id in storages)
+            ):
+                used.add((path.name, node.attr))
+    assert used, "the scan found no storage use at all: it no longer sees how chat reaches storage"
+    assert {attr for _, attr in used} <= allowed, sorted(u for u in used if u[1] not in allowed)
+
+
+def _is_get_storage(node: object) -> bool:
+    import ast
+
+    return isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) == "get_storage"

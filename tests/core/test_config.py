@@ -144,3 +144,53 @@ def test_django_refuses_to_start_with_an_invalid_variable():
     )
     assert result.returncode != 0
     assert "PORT" in result.stderr
+
+
+# -- the pinned runtime packages ---------------------------------------------------------------------------
+
+
+def _product_names() -> set[str]:
+    """Dotted names the product imports (``from a import b`` gives ``a`` and ``a.b``), plus the dotted
+    strings of the settings (INSTALLED_APPS, backends), which Django imports by name."""
+    import ast
+
+    names: set[str] = set()
+    for path in [*(ROOT / "apps").rglob("*.py"), *(ROOT / "gotong").rglob("*.py"), ROOT / "manage.py"]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names |= {node.module, *(f"{node.module}.{alias.name}" for alias in node.names)}
+            elif path.parent.name == "gotong" and isinstance(node, ast.Constant) and isinstance(node.value, str):
+                names.add(node.value)
+    return names
+
+
+def _modules_of(distribution: str) -> set[str]:
+    from importlib.metadata import files
+
+    modules = set()
+    for file in files(distribution) or []:
+        if file.suffix == ".py" and not file.parts[0].endswith((".dist-info", ".data")):
+            parts = list(file.with_suffix("").parts)
+            modules.add(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return modules
+
+
+def test_every_runtime_pin_is_imported_or_says_who_imports_it():
+    """Issue 13: a pinned package nothing uses is removed; one used only by another package says so."""
+    import re
+
+    names = _product_names()
+    unused = []
+    for line in (ROOT / "requirements" / "base.txt").read_text().splitlines():
+        requirement, _, comment = line.partition("#")
+        if not requirement.strip():
+            continue
+        distribution = re.split(r"[\[=<>~ ]", requirement.strip())[0]
+        modules = _modules_of(distribution)
+        assert modules, f"{distribution} is pinned but not installed"
+        imported = any(name == m or name.startswith(m + ".") for name in names for m in modules)
+        if not imported and not re.match(r"\s*indirect: \S", comment):
+            unused.append(distribution)
+    assert unused == [], f"pinned, never imported and no 'indirect:' reason: {unused}"

@@ -148,6 +148,37 @@ class TestTransactions:
 
         assert run_sync(scenario) == [{"last_seq": 0}]
 
+    def test_each_statement_gets_the_results_it_declares(self, surreal_db):
+        """The unit slices results by ``Statement.results``, so a ``;`` inside a string or a block counts nothing."""
+
+        async def scenario():
+            uow = UnitOfWork(surreal_db)
+            # Bare expressions, not RETURN: a top-level RETURN ends a transaction early.
+            first = uow.add(Statement("'semi;colon;';"))
+            second = uow.add(Statement("LET $x = $n; IF $x > 1 { LET $y = 'a;b'; $x } ELSE { 0 }; $x + 1;",
+                                       {"n": 2}, results=3))  # fmt: skip
+            third = uow.add(Statement("$n;", {"n": "last"}))
+            return (first, second, third), await uow.commit(operation="test")
+
+        slots, results = run_sync(scenario)
+        assert slots == (0, 1, 2)
+        assert [len(group) for group in results] == [1, 3, 1]
+        assert results[0] == ["semi;colon;"]
+        assert results[1][1:] == [2, 3]  # LET, then the IF block's value, then the sum
+        assert results[2] == ["last"]
+
+    def test_a_wrong_declared_count_is_refused_not_misattributed(self, surreal_db):
+        async def scenario():
+            uow = UnitOfWork(surreal_db)
+            uow.add(Statement("1; 2;"))  # two results, declared as one
+            uow.add(Statement("3;"))
+            await uow.commit(operation="test")
+
+        with pytest.raises(DatabaseError, match="declared 2 results, the engine returned 3"):
+            run_sync(scenario)
+        with pytest.raises(ValueError):
+            Statement("RETURN 1;", results=0)
+
 
 class TestMemoryEngineWriteSerialisation:
     """Defect 1: mem:// loses acknowledged concurrent writes unless writes are serialised."""

@@ -5,12 +5,13 @@ from __future__ import annotations
 import io
 import json
 import logging
+import sys
 from collections.abc import Iterator
 
 import pytest
 
 from apps.core import context
-from apps.core.logging import ContextFilter, JsonFormatter, TextFormatter
+from apps.core.logging import ContextFilter, JsonFormatter, ScrubSecretsFilter, TextFormatter
 
 JWT = (
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIwMTIzNDU2Nzg5YWJjZGVmIiwiZXhwIjoxNzAwMDAwMDAwfQ"
@@ -21,12 +22,13 @@ DJANGO_ARGON2 = "argon2$argon2id$v=19$m=102400,t=2,p=8$c2FsdHNhbHQ$Zm9vYmFyYmF6c
 
 
 class Capture:
-    """A handler with the project's filter and formatter, attached to one logger."""
+    """A handler with the project's filters (context, then scrubbing) and a formatter, as settings.LOGGING has."""
 
     def __init__(self, formatter: logging.Formatter) -> None:
         self.stream = io.StringIO()
         self.handler = logging.StreamHandler(self.stream)
         self.handler.addFilter(ContextFilter())
+        self.handler.addFilter(ScrubSecretsFilter())
         self.handler.setFormatter(formatter)
 
     @property
@@ -222,7 +224,8 @@ def test_configured_console_handler_has_context_filter_and_formatter():
     from django.conf import settings
 
     console = settings.LOGGING["handlers"]["console"]
-    assert console["filters"] == ["context"]
+    assert console["filters"] == ["context", "scrub"]
+    assert settings.LOGGING["filters"]["scrub"]["()"] == "apps.core.logging.ScrubSecretsFilter"
     assert console["formatter"] == ("json" if settings.CONFIG.is_production else "text")
     assert settings.LOGGING["formatters"]["json"]["()"] == "apps.core.logging.JsonFormatter"
 
@@ -251,3 +254,48 @@ def test_production_settings_choose_json():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "json"
+
+
+def test_json_lines_come_from_python_json_logger():
+    from pythonjsonlogger.json import JsonFormatter as LibraryFormatter
+
+    assert isinstance(JsonFormatter(), LibraryFormatter)
+
+
+def test_the_filter_scrubs_for_any_formatter_and_leaves_the_callers_data_alone():
+    """Scrubbing lives in the filter: a plain ``logging.Formatter`` behind it writes no secret either."""
+    logger = logging.getLogger("gotong.test.secrets")
+    cap = Capture(logging.Formatter("%(message)s %(detail)s"))
+    detail = {"password": "pw-caller-1", "note": f"token={JWT}"}
+    logger.addHandler(cap.handler)
+    try:
+        try:
+            raise RuntimeError(f"Authorization: Bearer exc-secret-2 {ARGON2}")
+        except RuntimeError:
+            logger.error("failed with %s", "password=arg-secret-3", extra={"detail": detail}, stack_info=True)
+            logger.exception("again", extra={"detail": detail})
+    finally:
+        logger.removeHandler(cap.handler)
+    for secret in ["pw-caller-1", JWT, "exc-secret-2", ARGON2, "arg-secret-3"]:
+        assert secret not in cap.text, cap.text
+    assert "RuntimeError" in cap.text  # the exception is still logged, only scrubbed
+    assert "Stack (most recent call last)" in cap.text
+    assert detail == {"password": "pw-caller-1", "note": f"token={JWT}"}  # the caller's object is not rewritten
+
+
+def test_unscrubbed_records_reach_no_handler_after_the_filter():
+    """The record is rewritten in place: a second handler (pytest's capture, say) sees scrubbed values only."""
+    record = logging.LogRecord("gotong.test", logging.ERROR, __file__, 1, "token=%s", ("tok-rec-1",), None)
+    record.headers = {"Authorization": "Bearer hdr-rec-2"}
+    try:
+        raise ValueError(f"refresh_token=rt-rec-3 {JWT}")
+    except ValueError:
+        record.exc_info = sys.exc_info()
+    assert ScrubSecretsFilter().filter(record) is True
+    assert ScrubSecretsFilter().filter(record) is True  # a second filter is a no-op
+    rendered = logging.Formatter().format(record) + JsonFormatter().format(record)
+    for secret in ["tok-rec-1", "hdr-rec-2", "rt-rec-3", JWT]:
+        assert secret not in rendered, rendered
+    assert record.exc_info is None
+    assert "ValueError" in record.exc_text
+    assert json.loads(JsonFormatter().format(record))["exception"] == record.exc_text

@@ -250,3 +250,24 @@ def test_put_guard_registry():
         assert asyncio.run(put_allowed("unguarded/x/a")) is False
     finally:
         storage_module._put_guards.pop("guard-test/")
+
+
+def protocol_members() -> set[str]:
+    """The public operations and attributes of ``ObjectStorage``: all any caller may use."""
+    declared = set(storage_module.ObjectStorage.__annotations__)
+    declared |= {name for name in vars(storage_module.ObjectStorage) if not name.startswith("_")}
+    return declared
+
+
+@pytest.mark.parametrize("backend_class", [storage_module.LocalStorage, storage_module.S3ObjectStorage])
+def test_both_backends_implement_the_whole_protocol_with_its_signatures(backend_class):
+    import inspect
+
+    assert protocol_members() >= {"backend", "put_stream", "open_stream", "presigned_get", "copy", "move"}
+    for name in protocol_members():
+        assert hasattr(backend_class, name), f"{backend_class.__name__} lacks {name}"
+        declared = getattr(storage_module.ObjectStorage, name, None)
+        if callable(declared):
+            expected = [(p.name, p.kind) for p in inspect.signature(declared).parameters.values()]
+            actual = [(p.name, p.kind) for p in inspect.signature(getattr(backend_class, name)).parameters.values()]
+            assert actual == expected, f"{backend_class.__name__}.{name}"

@@ -13,14 +13,25 @@ from typing import Any
 from surrealdb import RecordID
 
 from apps.core.db.client import SurrealClient, get_db, prefix_params
+from apps.core.db.errors import DatabaseError
 
 
 @dataclass(frozen=True)
 class Statement:
-    """One or more SurrealQL statements with their bound variables (never inlined values)."""
+    """One or more SurrealQL statements with their bound variables (never inlined values).
+
+    ``results`` is how many results the engine returns for ``sql``: one per top-level
+    statement (``LET`` and ``IF`` included). The unit of work hands each caller its own
+    slice by these counts; it never parses the SQL, which may hold ``;`` in strings or blocks.
+    """
 
     sql: str
     variables: dict[str, Any] = field(default_factory=dict)
+    results: int = 1
+
+    def __post_init__(self) -> None:
+        if self.results < 1:
+            raise ValueError("a statement produces at least one result")
 
 
 def plain(value: Any) -> Any:
@@ -88,8 +99,7 @@ class UnitOfWork:
         """Queue a statement; returns its index in the list ``commit`` returns."""
         index = len(self._parts)
         sql, variables = prefix_params(statement.sql, statement.variables, f"u{index}_")
-        count = _count_statements(sql)
-        self._parts.append((sql, variables, count))
+        self._parts.append((sql, variables, statement.results))
         return index
 
     async def commit(self, *, operation: str) -> list[list[Any]]:
@@ -100,6 +110,12 @@ class UnitOfWork:
         for _, part_vars, _ in self._parts:
             variables.update(part_vars)
         results = await (self._db or get_db()).write(sql, variables, operation=operation)
+        declared = sum(part[2] for part in self._parts)
+        if len(results) != declared:
+            # A Statement declared the wrong ``results``: every later caller would get another's rows.
+            raise DatabaseError(
+                f"unit of work {operation}: statements declared {declared} results, the engine returned {len(results)}"
+            )
         grouped: list[list[Any]] = []
         position = 0
         for _, _, count in self._parts:
@@ -107,8 +123,3 @@ class UnitOfWork:
             position += count
         self._parts.clear()
         return grouped
-
-
-def _count_statements(sql: str) -> int:
-    """Statements in a repository-built snippet (``;``-separated, no ``;`` inside strings: values are bound)."""
-    return len([s for s in sql.strip().rstrip(";").split(";") if s.strip()])
