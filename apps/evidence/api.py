@@ -1,4 +1,8 @@
-"""JSON endpoints of contributions, evidence, evidence uploads and vouches: parse, call a service, answer."""
+"""JSON endpoints of contributions, evidence, evidence uploads and vouches: call a service, answer.
+
+Each operation publishes its input as the serializer of ``apps.evidence.inputs`` that the service
+parses it with (the pages call the same services), so the document is the validator.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,15 @@ from typing import Any
 
 from adrf.views import APIView
 from django.http import HttpResponseRedirect, JsonResponse
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.accounts.permissions import IsAuthenticated
 from apps.accounts.serializers import ErrorEnvelopeSerializer
 from apps.core.idempotency import run_idempotent
+from apps.evidence import inputs, services, services_evidence, services_uploads
 from apps.evidence import serializers as s
-from apps.evidence import services, services_evidence, services_uploads
 
 _TEXT = {
     400: "validation_error",
@@ -36,10 +39,6 @@ def _errors(*statuses: int) -> dict[int, OpenApiResponse]:
     return {code: OpenApiResponse(ErrorEnvelopeSerializer, description=_TEXT[code]) for code in statuses}
 
 
-def _limit() -> OpenApiParameter:
-    return OpenApiParameter("limit", OpenApiTypes.INT, description="1..200 (clamped), default 50")
-
-
 def _absolute(request: Request, url: str) -> str:
     return request._request.build_absolute_uri(url) if url.startswith("/") else url
 
@@ -58,7 +57,7 @@ async def _idempotent(request: Request, operation: str, handler: Any) -> JsonRes
 class ContributionListCreate(AuthedView):
     @extend_schema(
         operation_id="contributions_create",
-        request=s.ContributionCreateDoc,
+        request=inputs.ContributionCreateSerializer,
         responses={201: s.ContributionSerializer, **_errors(400, 401, 403, 409, 415, 429)},
     )
     async def post(self, request: Request) -> JsonResponse:
@@ -66,15 +65,7 @@ class ContributionListCreate(AuthedView):
 
     @extend_schema(
         operation_id="contributions_list",
-        parameters=[
-            OpenApiParameter("author_id", str, description="default: the caller"),
-            OpenApiParameter(
-                "before",
-                {"type": "string", "pattern": "^[0-9a-f]{32}$"},
-                description="contribution_id of the last item seen: the next page starts after it",
-            ),
-            _limit(),
-        ],
+        parameters=[inputs.ContributionListQuery],
         responses={200: s.ContributionSerializer(many=True), **_errors(400, 401, 429)},
     )
     async def get(self, request: Request) -> Response:
@@ -92,7 +83,7 @@ class ContributionDetail(AuthedView):
 class ContributionEvidence(AuthedView):
     @extend_schema(
         operation_id="contributions_evidence",
-        parameters=[_limit()],
+        parameters=[inputs.LimitQuery],
         responses={200: s.EvidenceSerializer(many=True), **_errors(400, 401, 404, 429)},
     )
     async def get(self, request: Request, contribution_id: str) -> Response:
@@ -102,7 +93,7 @@ class ContributionEvidence(AuthedView):
 class EvidenceCreate(AuthedView):
     @extend_schema(
         operation_id="evidence_create",
-        request=s.EvidenceCreateDoc,
+        request=inputs.EvidenceCreateSerializer,
         responses={201: s.EvidenceSerializer, **_errors(400, 401, 403, 404, 409, 415, 429)},
     )
     async def post(self, request: Request) -> JsonResponse:
@@ -134,7 +125,7 @@ class EvidenceMedia(AuthedView):
 class UploadCreate(AuthedView):
     @extend_schema(
         operation_id="evidence_uploads_create",
-        request=s.UploadRequestDoc,
+        request=inputs.UploadCreateSerializer,
         responses={201: s.UploadTicketSerializer, **_errors(400, 401, 403, 404, 413, 415, 429, 503)},
     )
     async def post(self, request: Request) -> Response:
@@ -156,7 +147,7 @@ class UploadConfirm(AuthedView):
 class VouchListCreate(AuthedView):
     @extend_schema(
         operation_id="vouches_create",
-        request=s.VouchCreateDoc,
+        request=inputs.VouchCreateSerializer,
         responses={201: s.VouchSerializer, **_errors(400, 401, 403, 404, 409, 415, 429)},
     )
     async def post(self, request: Request) -> JsonResponse:
@@ -164,7 +155,7 @@ class VouchListCreate(AuthedView):
 
     @extend_schema(
         operation_id="vouches_list",
-        parameters=[OpenApiParameter("vouchee_id", str), OpenApiParameter("voucher_id", str), _limit()],
+        parameters=[inputs.VouchListQuery],
         responses={200: s.VouchSerializer(many=True), **_errors(400, 401, 404, 429)},
     )
     async def get(self, request: Request) -> Response:

@@ -12,25 +12,13 @@ from apps.core import context
 from apps.core.db import UniqueViolation, UnitOfWork
 from apps.core.errors import Conflict, NotFound
 from apps.core.ids import is_entity_id, new_id, now_ms
-from apps.evidence import rules
+from apps.evidence import inputs, rules
 from apps.evidence import transparency as entries
 from apps.evidence.repository import HIDDEN_STATUSES, EvidenceRepository
 from apps.transparency import services as transparency
 from apps.webhooks.outbox import Actor, commit_with_events, event_statement
 
-DEFAULT_LIMIT, MAX_LIMIT = 50, 200
-
 repo = EvidenceRepository()
-
-
-def clamp_limit(raw: Any) -> int:
-    if raw is None:
-        return DEFAULT_LIMIT
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        raise rules.fail("limit", "limit must be an integer") from None
-    return max(1, min(MAX_LIMIT, value))
 
 
 def actor_of(principal: Principal) -> Actor:
@@ -121,7 +109,7 @@ async def with_transparency_all(
 
 
 async def create_contribution(principal: Principal, data: Any) -> dict[str, Any]:
-    inp = rules.contribution_input(data)
+    inp = inputs.body(inputs.ContributionCreateSerializer, data)
     request_id, correlation_id = context.request_ids()
     contribution_id = new_id()
     now = created_ms_of(contribution_id)
@@ -129,13 +117,13 @@ async def create_contribution(principal: Principal, data: Any) -> dict[str, Any]
         "contribution_id": contribution_id,
         "author_id": principal.user_id,
         "author_username": principal.username,
-        "mode": inp.mode,
-        "contribution_type": inp.contribution_type,
-        "title": inp.title,
-        "description": inp.description,
-        "evidence_url": inp.evidence_url,
-        "skill_ids": inp.skill_ids,
-        "metadata": inp.metadata,
+        "mode": inp["mode"],
+        "contribution_type": inp["contribution_type"],
+        "title": inp["title"],
+        "description": inp["description"],
+        "evidence_url": inp["evidence_url"],
+        "skill_ids": inp["skill_ids"],
+        "metadata": inp["metadata"],
         "request_id": request_id,
         "correlation_id": correlation_id,
         "created_at_ms": now,
@@ -183,28 +171,25 @@ async def may_see(owner_id: str, moderation_status: str | None) -> bool:
     return context.current().user_id == owner_id or await viewer_is_staff()
 
 
+def _page_start(before: str | None) -> tuple[int, str] | None:
+    return None if before is None else (created_ms_of(before), before)
+
+
 async def list_contributions(principal: Principal, params: Any) -> list[dict[str, Any]]:
-    author_id = params.get("author_id") or principal.user_id
-    limit = clamp_limit(params.get("limit"))
-    before = None
-    if params.get("before") is not None:
-        if not is_entity_id(params["before"]):
-            raise rules.fail("before", "before must be a contribution_id")
-        before = (created_ms_of(params["before"]), params["before"])
+    query = inputs.query(inputs.ContributionListQuery, params)
+    author_id = query["author_id"] or principal.user_id
     include_hidden = author_id == principal.user_id or principal.role in MODERATOR_ROLES
-    rows = await repo.list_contributions(author_id, limit, before, include_hidden=include_hidden)
+    rows = await repo.list_contributions(
+        author_id, query["limit"], _page_start(query["before"]), include_hidden=include_hidden
+    )
     return await with_transparency_all("contribution", rows)
 
 
 async def recent_contributions(principal: Principal, params: Any) -> list[dict[str, Any]]:
     """Every member's contributions, newest first (pages): the visibility rules of ``list_contributions``."""
-    before = None
-    if params.get("before") is not None:
-        if not is_entity_id(params["before"]):
-            raise rules.fail("before", "before must be a contribution_id")
-        before = (created_ms_of(params["before"]), params["before"])
+    query = inputs.query(inputs.ContributionListQuery, params)
     return await repo.recent_contributions(
-        clamp_limit(params.get("limit")), before, viewer_id=principal.user_id, staff=principal.is_moderator
+        query["limit"], _page_start(query["before"]), viewer_id=principal.user_id, staff=principal.is_moderator
     )
 
 
@@ -239,10 +224,10 @@ def _is_id(value: Any) -> bool:
 
 
 async def create_vouch(principal: Principal, data: Any) -> dict[str, Any]:
-    inp = rules.vouch_input(data)
-    if inp.vouchee_id == principal.user_id:
+    inp = inputs.body(inputs.VouchCreateSerializer, data)
+    if inp["vouchee_id"] == principal.user_id:
         raise rules.fail("vouchee_id", "cannot vouch for yourself")
-    if await AccountsRepository().get_user(inp.vouchee_id) is None:
+    if await AccountsRepository().get_user(inp["vouchee_id"]) is None:
         raise NotFound("vouchee not found")
     request_id, correlation_id = context.request_ids()
     now = now_ms()
@@ -250,10 +235,10 @@ async def create_vouch(principal: Principal, data: Any) -> dict[str, Any]:
         "vouch_id": new_id(),
         "voucher_id": principal.user_id,
         "voucher_username": principal.username,
-        "vouchee_id": inp.vouchee_id,
-        "skill_id": inp.skill_id,
-        "weight_hint": inp.weight_hint,
-        "message": inp.message,
+        "vouchee_id": inp["vouchee_id"],
+        "skill_id": inp["skill_id"],
+        "weight_hint": inp["weight_hint"],
+        "message": inp["message"],
         "request_id": request_id,
         "correlation_id": correlation_id,
         "created_at_ms": now,
@@ -277,7 +262,8 @@ async def create_vouch(principal: Principal, data: Any) -> dict[str, Any]:
 
 
 async def list_vouches(principal: Principal, params: Any) -> list[dict[str, Any]]:
-    vouchee_id, voucher_id = params.get("vouchee_id"), params.get("voucher_id")
+    serializer = inputs.bound_query(inputs.VouchListQuery, params)
+    vouchee_id, voucher_id = (serializer.initial_data.get(k) for k in ("vouchee_id", "voucher_id"))
     accounts = AccountsRepository()
     for user_id in (vouchee_id, voucher_id):
         # An unknown user is 404 whatever else is wrong with the query.
@@ -285,7 +271,7 @@ async def list_vouches(principal: Principal, params: Any) -> list[dict[str, Any]
             raise NotFound("user not found")
     if vouchee_id and voucher_id:
         raise rules.fail("vouchee_id", "provide only one of vouchee_id or voucher_id")
-    limit = clamp_limit(params.get("limit"))
+    limit = inputs.parsed(serializer)["limit"]
     if vouchee_id:
         rows = await repo.list_vouches("vouchee_id", vouchee_id, limit)
     else:

@@ -12,7 +12,7 @@ from apps.core.db import Thrown
 from apps.core.errors import Conflict, Forbidden, NotFound
 from apps.core.ids import is_entity_id, new_id, now_ms
 from apps.core.storage import get_storage
-from apps.evidence import rules
+from apps.evidence import inputs, rules
 from apps.evidence import transparency as entries
 from apps.evidence.repository import UPLOAD_NOT_VERIFIED
 from apps.evidence.services import (
@@ -46,84 +46,94 @@ def media_warnings(exif: dict[str, Any] | None, timestamp_ms: int) -> list[str]:
     return warnings
 
 
-async def _linked_media(principal: Principal, inp: rules.EvidenceInput) -> dict[str, Any]:
-    upload = await repo.get_upload(str(inp.upload_id))
+async def _linked_media(principal: Principal, inp: dict[str, Any]) -> dict[str, Any]:
+    upload = await repo.get_upload(str(inp["upload_id"]))
     if upload is None or upload["user_id"] != principal.user_id:
         raise NotFound("upload not found")
-    if upload["contribution_id"] != inp.contribution_id:
+    if upload["contribution_id"] != inp["contribution_id"]:
         raise rules.fail("upload_id", "upload_id belongs to another contribution")
     if upload["status"] == "linked":
         raise Conflict("the upload is already linked to evidence")
     if upload["status"] != "verified":
         raise Conflict("the upload is not verified; confirm it first")
     result = upload["result"]
-    media_hash = inp.proof.get("media_hash")
+    media_hash = inp["proof"].get("media_hash")
     if not isinstance(media_hash, str) or media_hash.lower() != result["sha256"]:
         raise rules.fail("proof.media_hash", "proof.media_hash does not match the uploaded file")
     media = {k: result[k] for k in ("upload_id", "sha256", "mime_type", "size_bytes", "exif")}
     return media | {"content_credentials": result.get("content_credentials")}
 
 
-async def create_evidence(principal: Principal, data: Any) -> dict[str, Any]:
-    contribution_id, _ = rules.evidence_target(data)
-    contribution = await repo.get_contribution(contribution_id)
+async def _parse_for_author(principal: Principal, data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The request (``inputs.EvidenceCreateSerializer``) and its contribution, in the spec's order:
+    a bad contribution_id or evidence_type is 400, then an unknown contribution 404 and another
+    member's 403, and only then any other problem of the body."""
+    serializer = inputs.bound(inputs.EvidenceCreateSerializer, data)
+    if set(serializer.errors) & set(inputs.EvidenceCreateSerializer.TARGET):
+        raise inputs.problem(serializer.errors)
+    contribution = await repo.get_contribution(serializer.initial_data["contribution_id"])
     if contribution is None:
         raise NotFound("contribution not found")
     if contribution["author_id"] != principal.user_id:
         raise Forbidden("only the contribution's author may add evidence")
-    inp = rules.evidence_input(data)
-    media = await _linked_media(principal, inp) if inp.upload_id else None
-    request_id, correlation_id = context.request_ids()
-    now = now_ms()
-    row = {
-        "evidence_id": new_id(),
-        "contribution_id": inp.contribution_id,
-        "actor_id": principal.user_id,
-        "actor_username": principal.username,
-        "evidence_type": inp.evidence_type,
-        "evidence_data": inp.evidence_data,
-        "proof": inp.proof,
-        "media": media,
-        "warnings": media_warnings(media["exif"], inp.timestamp_ms) if media else [],
-        "request_id": request_id,
-        "correlation_id": correlation_id,
-        "created_at_ms": now,
-    }
-    events = [
-        (
-            "por_evidence",
-            {
-                "contribution_id": row["contribution_id"],
-                "evidence_data": row["evidence_data"],
-                "evidence_id": row["evidence_id"],
-                "evidence_type": row["evidence_type"],
-                "media": None if media is None else {k: media[k] for k in PAYLOAD_MEDIA_FIELDS},
-            },
-            {"proof": row["proof"]},
-        )
-    ]
-    if inp.evidence_type == "witness_attestation":
-        subject = {
+    return inputs.parsed(serializer), contribution
+
+
+def _evidence_events(
+    row: dict[str, Any], media: dict[str, Any] | None, contribution: dict[str, Any]
+) -> list[tuple[str, dict[str, Any], dict[str, Any] | None]]:
+    """``por_evidence``, and ``co_witness_attested`` for witnesses; none for a rejected contribution."""
+    if contribution.get("moderation_status") == "rejected":
+        return []  # moderation: a rejected contribution emits no further events
+    subject = {k: row[k] for k in ("contribution_id", "evidence_data", "evidence_id", "evidence_type")}
+    media_fields = None if media is None else {k: media[k] for k in PAYLOAD_MEDIA_FIELDS}
+    events = [("por_evidence", subject | {"media": media_fields}, {"proof": row["proof"]})]
+    if row["evidence_type"] == "witness_attestation":
+        witnessed = {
             "attestation_type": "witness_attestation",
             "contribution_id": row["contribution_id"],
             "evidence_id": row["evidence_id"],
-            "witness_count": len(inp.proof["witnesses"]),
+            "witness_count": len(row["proof"]["witnesses"]),
         }
-        events.append(("co_witness_attested", subject, None))
-    if contribution.get("moderation_status") == "rejected":
-        events = []  # moderation: a rejected contribution emits no further events
+        events.append(("co_witness_attested", witnessed, None))
+    return events
+
+
+def _evidence_row(principal: Principal, inp: dict[str, Any], media: dict[str, Any] | None) -> dict[str, Any]:
+    request_id, correlation_id = context.request_ids()
+    return {
+        "evidence_id": new_id(),
+        "contribution_id": inp["contribution_id"],
+        "actor_id": principal.user_id,
+        "actor_username": principal.username,
+        "evidence_type": inp["evidence_type"],
+        "evidence_data": inp["evidence_data"],
+        "proof": inp["proof"],
+        "media": media,
+        "warnings": media_warnings(media["exif"], inp["timestamp_ms"]) if media else [],
+        "request_id": request_id,
+        "correlation_id": correlation_id,
+        "created_at_ms": now_ms(),
+    }
+
+
+async def create_evidence(principal: Principal, data: Any) -> dict[str, Any]:
+    inp, contribution = await _parse_for_author(principal, data)
+    media = await _linked_media(principal, inp) if inp["upload_id"] else None
+    row = _evidence_row(principal, inp, media)
+    now = row["created_at_ms"]
     link = (repo.link_upload_statement(media["upload_id"], row["evidence_id"], now),) if media else ()
     try:
         return await commit_entity(
             repo.create_evidence_statement(row),
-            events,
+            _evidence_events(row, media, contribution),
             principal=principal,
             created_at_ms=now,
             operation="evidence_create",
             view=row,
             leaf=LogLeaf("evidence", row["evidence_id"], entries.evidence_entry(row)),
             extra_statements=link,
-            stored=lambda: repo.evidence_by_request(principal.user_id, request_id),
+            stored=lambda: repo.evidence_by_request(principal.user_id, row["request_id"]),
             request_index="evidence_request",
         )
     except Thrown as exc:
@@ -140,13 +150,12 @@ async def get_evidence(evidence_id: str) -> dict[str, Any]:
 
 
 async def list_evidence(contribution_id: str, params: Any) -> list[dict[str, Any]]:
-    from apps.evidence.services import clamp_limit, viewer_is_staff, visible_contribution
+    from apps.evidence.services import viewer_is_staff, visible_contribution
 
-    await visible_contribution(contribution_id)
+    await visible_contribution(contribution_id)  # 404 before any problem of the query
+    limit = inputs.query(inputs.LimitQuery, params)["limit"]
     viewer = context.current().user_id
-    rows = await repo.list_evidence(
-        contribution_id, clamp_limit(params.get("limit")), viewer_id=viewer, staff=await viewer_is_staff()
-    )
+    rows = await repo.list_evidence(contribution_id, limit, viewer_id=viewer, staff=await viewer_is_staff())
     return await with_transparency_all("evidence", rows)
 
 

@@ -26,7 +26,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import re
 import tempfile
 from datetime import UTC, datetime
 from typing import Any
@@ -37,7 +36,7 @@ from apps.core.errors import AppError, Conflict, EvidenceRejected, Forbidden, No
 from apps.core.ids import is_entity_id, new_id, now_ms
 from apps.core.ratelimit import limiter
 from apps.core.storage import ObjectChanged, ObjectStorage, adelete, ahead, amove, get_storage
-from apps.evidence import credentials, files, rules
+from apps.evidence import credentials, files, inputs
 from apps.evidence.services import repo
 
 log = logging.getLogger(__name__)
@@ -48,7 +47,6 @@ UNCONFIRMED_TTL_MS = 3600 * 1000
 # (its 300 s plus a minute of clock skew between us and the object store).
 CLEAR_AFTER_MS = (UPLOAD_URL_TTL_S + 60) * 1000
 CREDENTIAL_TYPES = ("image/", "video/")
-_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
 def storage_key(upload_id: str, now: int) -> str:
@@ -70,42 +68,8 @@ async def accepts_put(key: str) -> bool:
     return upload is not None and upload["status"] == "pending" and upload["storage_key"] == key
 
 
-def _upload_input(data: Any) -> dict[str, Any]:
-    data = rules.require_object(data)
-    contribution_id = rules.entity_id(data, "contribution_id")
-    file_name = data.get("file_name")
-    if not isinstance(file_name, str) or not file_name.strip(rules.WS):
-        raise rules.fail("file_name", "file_name is required")
-    if len(file_name) > 255:
-        raise rules.fail("file_name", "file_name exceeds max length of 255")
-    if "\x00" in file_name:  # what the OpenAPI pattern (rules.NON_BLANK) says
-        raise rules.fail("file_name", "file_name must not contain NUL characters")
-    content_type = data.get("content_type")
-    if content_type is None:
-        raise rules.fail("content_type", "content_type is required")
-    if content_type not in files.ALLOWED_TYPES:
-        raise rules.fail("content_type", f"content_type must be one of {', '.join(files.ALLOWED_TYPES)}")
-    size = data.get("size_bytes")
-    if size is None:
-        raise rules.fail("size_bytes", "size_bytes is required")
-    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
-        raise rules.fail("size_bytes", "size_bytes must be a positive integer (empty files are not accepted)")
-    sha256 = data.get("sha256")
-    if sha256 is None:
-        raise rules.fail("sha256", "sha256 is required")
-    if not isinstance(sha256, str) or not _SHA256.match(sha256):
-        raise rules.fail("sha256", "sha256 must be 64 hex characters")
-    return {
-        "contribution_id": contribution_id,
-        "file_name": file_name.strip(rules.WS),
-        "content_type": content_type,
-        "size_bytes": size,
-        "sha256": sha256.lower(),
-    }
-
-
 async def request_upload(principal: Principal, data: Any) -> dict[str, Any]:
-    inp = _upload_input(data)
+    inp = inputs.body(inputs.UploadCreateSerializer, data)
     contribution = await repo.get_contribution(inp["contribution_id"])
     if contribution is None:
         raise NotFound("contribution not found")
