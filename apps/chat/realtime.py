@@ -87,8 +87,3 @@ async def on_message_visibility_changed(event: events.MessageVisibilityChanged) 
         seq=event.seq,
         message_id=event.message_id,
     )
-
-
-async def user_sessions_revoked(user_id: str, family_id: str | None = None) -> None:
-    """Kept while moderation moves to ``events.publish(events.UserSessionsRevoked(...))``; only publishes that."""
-    await events.publish(events.UserSessionsRevoked(user_id, family_id))

@@ -178,6 +178,7 @@ async def _moderation_work(
 ) -> None:
     """Something for the moderator to act on in the review queue: a held message, a reported one and
     an appealed removal, each made through the moderation services as the API would."""
+    from apps.moderation import reports
     from apps.moderation import services as moderation
 
     async def say(author: Principal, body: str) -> str:
@@ -197,7 +198,7 @@ async def _moderation_work(
 
     rude = await say(budi, "Whoever keeps parking on the drain cover is an idiot.")
     _new_request()
-    await moderation.report(ana, {"content_type": "chat_message", "content_id": rude, "reason": "harassment",
+    await reports.report(ana, {"content_type": "chat_message", "content_id": rude, "reason": "harassment",
                                   "note": "Name-calling in the neighbourhood thread."})  # fmt: skip
     result.reports += 1
 

@@ -1,4 +1,5 @@
-"""Admin-site forms: type coercion only. The rules are ``rules.py`` (shared with the API)."""
+"""Admin-site forms: type coercion only. A decision is validated by the service with the API's own
+``DecisionRequestSerializer`` (and ``rules.py``), and its problems shown beside these fields."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from django import forms
 
 from apps.core.errors import ValidationFailed
 from apps.core.ids import new_request_id
-from apps.moderation import rules
+from apps.moderation.domain import valid_content_id
 
 
 def _choices(values: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -112,7 +113,7 @@ class BulkForm(forms.Form):
         values = self.data.getlist("content_id") if hasattr(self.data, "getlist") else []
         if not values:
             self.add_error(None, "Select at least one item first.")
-        elif any(not rules.valid_content_id(v) for v in values):
+        elif any(not valid_content_id(v) for v in values):
             self.add_error(None, "One of the selected items is not a valid item id.")
         data["content_ids"] = values
         return data

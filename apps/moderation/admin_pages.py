@@ -1,4 +1,5 @@
-"""The moderators' admin site (/admin/): thin pages over ``admin_services`` and ``services``."""
+"""The moderators' admin site (/admin/): thin pages over ``admin_services`` (reads), ``admin_actions`` and
+``services`` (decisions)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ from apps.core.errors import AppError, RateLimited, Unauthorized, ValidationFail
 from apps.core.ids import new_request_id
 from apps.core.ratelimit import client_ip
 from apps.core.views import allow_methods
-from apps.moderation import admin_services, rules, services
+from apps.moderation import admin_actions, admin_services, rules, selectors, services
 from apps.moderation.admin_auth import LOGIN_URL, refuse, safe_next, staff_page
 from apps.moderation.admin_forms import AdminLoginForm, BulkForm, DecideForm, EnabledForm, QuickForm, RoleForm
+from apps.moderation.domain import CONTENT_TYPES, QUEUE_KINDS, Actor, valid_content_id
 
 
 def _page(request: HttpRequest, template: str, context: dict, status: int = 200) -> HttpResponse:
@@ -72,24 +74,24 @@ async def logout(request: HttpRequest) -> HttpResponse:
 
 @staff_page("GET", "HEAD")
 async def index(request: HttpRequest) -> HttpResponse:
-    queue = await services.review_queue(limit=200)
+    queue = await selectors.review_queue(limit=200)
     return _page(request, "index.html", {"title": "Site administration", "queue_size": len(queue)})
 
 
 async def _queue_page(request: HttpRequest, extra: dict | None = None, status: int = 200) -> HttpResponse:
     source = request.GET
-    kind = source.get("kind") if source.get("kind") in ("held", "appeal", "reported") else None
+    kind = source.get("kind") if source.get("kind") in QUEUE_KINDS else None
     content_type = source.get("content_type")
-    content_type = content_type if content_type in rules.CONTENT_TYPES else None
+    content_type = content_type if content_type in CONTENT_TYPES else None
     items = await admin_services.review_queue(request.principal, kind=kind, content_type=content_type, limit=200)
     for entry in items:  # one request id per row's quick form: a double click is one decision
         entry["request_id"] = new_request_id()
     here = request.get_full_path() if request.method == "GET" else "/admin/moderation/queue/"
     return _page(request, "queue.html", {
         "title": "Review queue", "items": items, "kind": kind, "content_type": content_type,
-        "kinds": ("held", "appeal", "reported"), "content_types": rules.CONTENT_TYPES,
-        "content_type_labels": [(t, admin_services.label(t)) for t in rules.CONTENT_TYPES],
-        "presets": admin_services.PRESETS.values(), "bulk_presets": admin_services.BULK_PRESETS,
+        "kinds": QUEUE_KINDS, "content_types": CONTENT_TYPES,
+        "content_type_labels": [(t, admin_services.label(t)) for t in CONTENT_TYPES],
+        "presets": admin_actions.PRESETS.values(), "bulk_presets": admin_actions.BULK_PRESETS,
         "bulk_request_id": new_request_id(), "here": here,
         "done": source.get("done"), "error": source.get("error"),
     } | (extra or {}), status=status)  # fmt: skip
@@ -107,12 +109,12 @@ async def queue_bulk(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         problems = [str(e) for errors in form.errors.values() for e in errors]
         return await _queue_page(request, {"error": " ".join(problems)}, status=400)
-    results = await admin_services.bulk_decide(
+    results = await admin_actions.bulk_decide(
         request.principal, form.cleaned_data["content_ids"], form.cleaned_data["preset"],
         form.cleaned_data["request_id"],
     )  # fmt: skip
     decided = sum(1 for r in results if r.ok)
-    summary = f"{decided} of {len(results)} item(s) {admin_services.PRESETS[form.cleaned_data['preset']].done}."
+    summary = f"{decided} of {len(results)} item(s) {admin_actions.PRESETS[form.cleaned_data['preset']].done}."
     return await _queue_page(request, {"results": results, "done": summary if decided else None,
                                        "error": None if decided else summary})  # fmt: skip
 
@@ -126,9 +128,9 @@ async def item_quick(request: HttpRequest, content_id: str) -> HttpResponse:
     back = safe_next(form.cleaned_data.get("next") or "/admin/moderation/queue/")
     path, _, query = back.partition("?")
     params = {k: v for k, v in QueryDict(query).items() if k not in ("done", "error")}
-    preset = admin_services.PRESETS[form.cleaned_data["preset"]]
+    preset = admin_actions.PRESETS[form.cleaned_data["preset"]]
     try:
-        result = await admin_services.quick_decide(
+        result = await admin_actions.quick_decide(
             request.principal, content_id, preset.key, form.cleaned_data["request_id"]
         )
     except AppError as exc:
@@ -149,9 +151,7 @@ async def item(request: HttpRequest, content_id: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         body = form.decision_body(content_id, context["content_type"])
         try:
-            await services.decide(
-                services.Actor.of(request.principal), body, request_id=form.cleaned_data["request_id"]
-            )
+            await services.decide(Actor.of(request.principal), body, request_id=form.cleaned_data["request_id"])
         except ValidationFailed as exc:
             form.add_rule_errors(exc)
         except AppError as exc:
@@ -166,7 +166,7 @@ async def item(request: HttpRequest, content_id: str) -> HttpResponse:
         "form": form,
         "done": request.GET.get("done"),
         "error": request.GET.get("error"),
-        "presets": admin_services.PRESETS.values(),
+        "presets": admin_actions.PRESETS.values(),
         "quick_request_id": new_request_id(),
         "allowed_actions": rules.ALLOWED_ACTIONS,
         "advanced_open": request.method == "POST",
@@ -197,7 +197,7 @@ async def decisions(request: HttpRequest) -> HttpResponse:
     q = request.GET
     content_id = (q.get("content_id") or "").strip() or None
     rows = await admin_services.search_decisions(
-        content_id=content_id if content_id and rules.valid_content_id(content_id) else None,
+        content_id=content_id if content_id and valid_content_id(content_id) else None,
         actor=(q.get("actor") or "").strip()[:128] or None,
         from_ms=_ms(q.get("from")),
         to_ms=_ms(q.get("to"), end=True),
@@ -234,7 +234,7 @@ async def user_role(request: HttpRequest, user_id: str) -> HttpResponse:
     if not form.is_valid():
         return refuse(request, "Choose a valid role.", 400)
     try:
-        await admin_services.set_role(request.principal, user_id, form.cleaned_data["role"])
+        await admin_actions.set_role(request.principal, user_id, form.cleaned_data["role"])
     except AppError as exc:
         if exc.status >= 500:
             raise
@@ -245,11 +245,11 @@ async def user_role(request: HttpRequest, user_id: str) -> HttpResponse:
 @staff_page("POST", admin_only=True)
 async def user_enabled(request: HttpRequest, user_id: str) -> HttpResponse:
     form = EnabledForm(request.POST)
-    if not form.is_valid() or not rules.valid_content_id(user_id):
+    if not form.is_valid() or not valid_content_id(user_id):
         return refuse(request, "Invalid request.", 400)
     enabled = form.cleaned_data["enabled"]
     try:  # the role rule lives in the service; its refusal is shown like set_role's
-        await admin_services.set_enabled(request.principal, user_id, enabled, form.cleaned_data["request_id"])
+        await admin_actions.set_enabled(request.principal, user_id, enabled, form.cleaned_data["request_id"])
     except AppError as exc:
         if exc.status >= 500:
             raise
@@ -278,7 +278,7 @@ async def outbox_event(request: HttpRequest, event_id: str) -> HttpResponse:
     error = None
     if request.method == "POST":
         try:
-            await admin_services.replay_event(request.principal, event_id)
+            await admin_actions.replay_event(request.principal, event_id)
         except AppError as exc:
             if exc.status >= 500 or exc.status == 404:
                 raise

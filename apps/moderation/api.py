@@ -1,4 +1,8 @@
-"""The moderation JSON API (06-moderation.md "API"): parse, call a service, answer."""
+"""The moderation JSON API (06-moderation.md "API"): parse with the published serializer, call a service, answer.
+
+Bodies are parsed inside the idempotent handler, as before: a retry with the same
+X-Request-ID and another body is a 409 (key reused) whether or not that body is valid.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +16,9 @@ from apps.accounts.permissions import IsAuthenticated, IsModerator
 from apps.accounts.serializers import ErrorEnvelopeSerializer
 from apps.core.api import validated
 from apps.core.idempotency import run_idempotent
+from apps.moderation import appeals, reports, selectors, services
 from apps.moderation import serializers as s
-from apps.moderation import services
-from apps.moderation.rules import valid_content_id
+from apps.moderation.domain import Actor, valid_content_id
 
 _TEXT = {
     400: "validation_error",
@@ -51,7 +55,7 @@ class DecisionCreate(APIView):
         scope = content_id if valid_content_id(content_id) else "-"
 
         async def run() -> tuple[int, dict]:
-            return 201, await services.decide(services.Actor.of(request.user), data)
+            return 201, await services.decide(Actor.of(request.user), s.decision_input(data))
 
         return await run_idempotent(request._request, "moderation.decide", scope, data, run)
 
@@ -66,7 +70,7 @@ class ReviewQueue(APIView):
     )
     async def get(self, request: Request) -> Response:
         query = validated(s.QueueQuerySerializer, request.query_params.dict())
-        items = await services.review_queue(
+        items = await selectors.review_queue(
             kind=query.get("kind"), content_type=query.get("content_type"), limit=_clamp(query["limit"])
         )
         return Response({"items": items})
@@ -81,7 +85,7 @@ class ModerationDetail(APIView):
         responses={200: s.ProjectedViewSerializer, **_errors(401, 404, 429)},
     )
     async def get(self, request: Request, content_id: str) -> Response:
-        return Response(await services.view_for(request.user, content_id))
+        return Response(await selectors.view_for(request.user, content_id))
 
 
 class AppealCreate(APIView):
@@ -95,7 +99,7 @@ class AppealCreate(APIView):
     )
     async def post(self, request: Request, content_id: str) -> JsonResponse:
         async def run() -> tuple[int, dict]:
-            return 201, await services.appeal(request.user, content_id, request.data)
+            return 201, await appeals.appeal(request.user, content_id, s.appeal_statement(request.data))
 
         return await run_idempotent(request._request, "moderation.appeal", request.user.user_id, request.data, run)
 
@@ -111,7 +115,7 @@ class Reports(APIView):
     )
     async def post(self, request: Request) -> JsonResponse:
         async def run() -> tuple[int, dict]:
-            return 201, await services.report(request.user, request.data)
+            return 201, await reports.report(request.user, s.report_input(request.data))
 
         return await run_idempotent(request._request, "moderation.report", request.user.user_id, request.data, run)
 
@@ -122,5 +126,5 @@ class Reports(APIView):
     )
     async def get(self, request: Request) -> Response:
         query = validated(s.ReportListQuerySerializer, request.query_params.dict())
-        reports = await services.list_reports(status=query["status"], limit=_clamp(query["limit"]))
-        return Response({"reports": reports})
+        rows = await selectors.list_reports(status=query["status"], limit=_clamp(query["limit"]))
+        return Response({"reports": rows})

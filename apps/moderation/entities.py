@@ -10,7 +10,7 @@ from apps.accounts.domain import MODERATOR_ROLES, Principal
 from apps.accounts.repository import AccountsRepository
 from apps.core.db import Statement
 from apps.core.errors import NotFound
-from apps.moderation import rules
+from apps.moderation.domain import HIDDEN_STATUSES, DecisionInput, valid_content_id
 from apps.moderation.repository import ModerationRepository
 
 
@@ -29,7 +29,7 @@ class Entity:
 async def load_entity(kind: str, content_id: str) -> Entity | None:
     """The entity behind a content id, or None when it does not exist here."""
     repo = ModerationRepository()
-    if not rules.valid_content_id(content_id):
+    if not valid_content_id(content_id):
         return None
     if kind == "chat_message":
         row = await repo.chat_message(content_id)
@@ -62,7 +62,7 @@ async def ensure_visible(principal: Principal, kind: str, content_id: str) -> En
     if entity is None:
         raise NotFound("content not found")
     privileged = principal.role in MODERATOR_ROLES or principal.user_id == entity.author_id
-    if entity.moderation_status in rules.HIDDEN_STATUSES and not privileged:
+    if entity.moderation_status in HIDDEN_STATUSES and not privileged:
         raise NotFound("content not found")
     if kind == "chat_message":
         from apps.chat import services as chat
@@ -75,7 +75,7 @@ async def ensure_visible(principal: Principal, kind: str, content_id: str) -> En
     return entity
 
 
-def status_statements(kind: str, content_id: str, inp: rules.DecisionInput, now: int) -> list[Statement]:
+def status_statements(kind: str, content_id: str, inp: DecisionInput, now: int) -> list[Statement]:
     """Carry the decision onto the entity (a no-op for an entity that does not exist here)."""
     repo = ModerationRepository()
     status = inp.moderation_status
@@ -85,7 +85,7 @@ def status_statements(kind: str, content_id: str, inp: rules.DecisionInput, now:
     if kind == "contribution":
         return [repo.contribution_status_statement(content_id, status)]
     if kind == "evidence":
-        return [repo.evidence_status_statement(content_id, status, status in rules.HIDDEN_STATUSES)]
+        return [repo.evidence_status_statement(content_id, status, status in HIDDEN_STATUSES)]
     if inp.moderation_action == "block":
         return [repo.user_enabled_statement(content_id, False, now)]
     if status == "published":

@@ -12,6 +12,7 @@ import logging
 from apps.core import jobs
 from apps.core.ids import now_ms
 from apps.moderation import services
+from apps.moderation.repository import ModerationRepository
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ async def release_hold(state: dict, *, now: int | None = None) -> bool:
 async def auto_release_expired_holds(now: int | None = None) -> int:
     """Release every hold whose time is up and that asked for it; returns how many were released."""
     released = 0
-    for state in await services.repo().expired_holds(now if now is not None else now_ms(), BATCH):
+    for state in await ModerationRepository().expired_holds(now if now is not None else now_ms(), BATCH):
         released += await release_hold(state)
     if released:
         log.info("moderation holds auto-released", extra={"count": released})

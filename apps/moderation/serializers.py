@@ -1,26 +1,56 @@
-"""OpenAPI shapes of the moderation API. Validation itself is ``rules.py`` (shared with the admin site)."""
+"""The moderation API's request and response shapes.
+
+Each request serializer is the ONE validator of its operation and the shape drf-spectacular
+publishes: the API's views, the admin site (through the services) and the worker all parse
+with it (``decision_input``, ``report_input``, ``appeal_statement``). Rules across fields
+are in ``rules.py`` and are called from ``validate``; rules against stored state are the
+services'. The messages are the API's long-standing ones (``fields.py``).
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
-from apps.core.openapi import NON_BLANK_TEXT, DocumentedSerializer, only
+from apps.core.api import validated
+from apps.core.openapi import DocumentedSerializer, only
 from apps.moderation import rules
+from apps.moderation.domain import (
+    ACTIONS,
+    CONTENT_TYPES,
+    MAX_HOLD_MINUTES,
+    MAX_NOTE,
+    MAX_REASON_CODE_BYTES,
+    MAX_REASONING,
+    MAX_STATEMENT,
+    MAX_VIOLATIONS,
+    QUEUE_KINDS,
+    REPORT_REASONS,
+    STATUSES,
+    DecisionInput,
+    ReportInput,
+)
+from apps.moderation.fields import Choice, Confidence, ContentId, Minutes, ObjectList, StrictBoolean, Text
 from apps.transparency.serializers import log_reference_field
 
-CONTENT_ID = r"^[A-Za-z0-9_-]{1,128}$"
+VIOLATION_FIELDS = ("category", "severity", "snippet", "reason")
 
 
 class ViolationSerializer(serializers.Serializer):
-    # Optional texts: "" counts as absent (rules._text), so blank is documented as accepted.
-    category = serializers.RegexField(NON_BLANK_TEXT, max_length=64)
-    severity = serializers.CharField(max_length=32, required=False, allow_null=True, allow_blank=True)
-    snippet = serializers.CharField(max_length=500, required=False, allow_null=True, allow_blank=True)
-    reason = serializers.CharField(max_length=500, required=False, allow_null=True, allow_blank=True)
+    # Optional texts: "" counts as absent (None), so blank is documented as accepted.
+    category = Text(max_length=64)
+    severity = Text(max_length=32, required=False)
+    snippet = Text(max_length=500, required=False)
+    reason = Text(max_length=500, required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """Every key, absent ones as None: the violation is hashed into the ledger in this shape."""
+        return {name: attrs.get(name) for name in VIOLATION_FIELDS}
 
 
 def _status_branches() -> list[dict]:
-    """rules._cross_field as ``oneOf``: which actions go with a status, and that only a hold has a duration."""
+    """rules.decision_conflict as ``oneOf``: which actions go with a status, and that only a hold has a duration."""
     branches = []
     for status, actions in rules.ALLOWED_ACTIONS.items():
         hold = actions == ("hold_for_review",)
@@ -37,27 +67,68 @@ def _status_branches() -> list[dict]:
 
 
 class DecisionRequestSerializer(DocumentedSerializer):
+    # ``POST /v1/moderations`` and every other decision (admin site, worker, community hold, demo).
+    # No docstring: drf-spectacular would publish it. The fields are declared in the order they were
+    # always checked, so with several problems the answer's message names the same (first) one as before.
     openapi_extra = {"oneOf": _status_branches()}
-    content_id = serializers.RegexField(CONTENT_ID)
-    content_type = serializers.ChoiceField(choices=rules.CONTENT_TYPES)
-    moderation_status = serializers.ChoiceField(choices=rules.STATUSES)
-    moderation_action = serializers.ChoiceField(
-        choices=rules.ACTIONS, help_text="under_review ⇔ hold_for_review; rejected ⇔ block; published → publish_*"
+    content_id = ContentId()
+    content_type = Choice(CONTENT_TYPES)
+    moderation_status = Choice(STATUSES)
+    moderation_action = Choice(
+        ACTIONS, help_text="under_review ⇔ hold_for_review; rejected ⇔ block; published → publish_*"
     )
-    reason_code = serializers.RegexField(NON_BLANK_TEXT, max_length=512, help_text="at most 512 bytes (UTF-8)")
-    # null means the default, as absent does (rules.decision_input): confidence 1, no auto-release.
-    confidence = serializers.FloatField(min_value=0, max_value=1, required=False, allow_null=True)
-    author_id = serializers.RegexField(CONTENT_ID, required=False, allow_null=True)
-    author_username = serializers.CharField(max_length=64, required=False, allow_null=True, allow_blank=True)
-    hold_duration_minutes = serializers.IntegerField(
-        min_value=1, max_value=rules.MAX_HOLD_MINUTES, required=False, allow_null=True
+    reason_code = Text(
+        max_length=MAX_REASON_CODE_BYTES, max_bytes=MAX_REASON_CODE_BYTES, help_text="at most 512 bytes (UTF-8)"
     )
-    auto_release_if_no_action = serializers.BooleanField(required=False, allow_null=True)
-    appeal_window_minutes = serializers.IntegerField(
-        min_value=1, max_value=rules.MAX_HOLD_MINUTES, required=False, allow_null=True
+    # null means the default, as absent does: confidence 1, no auto-release, no violations.
+    confidence = Confidence()
+    author_id = ContentId(required=False, allow_null=True)
+    auto_release_if_no_action = StrictBoolean(required=False, allow_null=True)
+    author_username = Text(max_length=64, required=False)
+    hold_duration_minutes = Minutes(min_value=1, max_value=MAX_HOLD_MINUTES)
+    appeal_window_minutes = Minutes(min_value=1, max_value=MAX_HOLD_MINUTES)
+    reasoning = Text(max_length=MAX_REASONING, required=False)
+    violations = ObjectList(
+        child=ViolationSerializer(),
+        max_length=MAX_VIOLATIONS,
+        item_problem="each violation must be an object",
+        required=False,
+        allow_null=True,
     )
-    reasoning = serializers.CharField(max_length=rules.MAX_REASONING, required=False, allow_null=True, allow_blank=True)
-    violations = ViolationSerializer(many=True, required=False, allow_null=True, max_length=rules.MAX_VIOLATIONS)
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            raise serializers.ValidationError(_lift(exc.detail, "violations")) from None
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = {
+            **attrs,
+            "confidence": 1.0 if attrs.get("confidence") is None else attrs["confidence"],
+            "auto_release_if_no_action": bool(attrs.get("auto_release_if_no_action")),
+            "violations": attrs.get("violations") or [],
+        }
+        conflict = rules.decision_conflict(DecisionInput(**attrs))
+        if conflict is not None:
+            name, problem = conflict
+            raise serializers.ValidationError({name: [problem]})
+        return attrs
+
+
+def _lift(detail: Any, name: str) -> Any:
+    """A nested object's problems under their own names (``category: ...``, not ``violations: category: ...``):
+    the message this API has given since its first version, which clients may match on."""
+    if isinstance(detail, dict) and isinstance(detail.get(name), dict):
+        detail = dict(detail)
+        for key, problems in detail.pop(name).items():
+            detail.setdefault(key, problems)
+    return detail
+
+
+def decision_input(data: Any) -> DecisionInput:
+    """Parse a decision body (API, admin form, worker, community hold); ``ValidationFailed`` on any problem."""
+    return DecisionInput(**validated(DecisionRequestSerializer, data))
 
 
 class AppealSerializer(serializers.Serializer):
@@ -68,11 +139,11 @@ class AppealSerializer(serializers.Serializer):
 
 class ContentStateSerializer(serializers.Serializer):
     content_id = serializers.CharField()
-    content_type = serializers.ChoiceField(choices=rules.CONTENT_TYPES)
+    content_type = serializers.ChoiceField(choices=CONTENT_TYPES)
     author_id = serializers.CharField()
     author_username = serializers.CharField(allow_null=True)
-    moderation_status = serializers.ChoiceField(choices=rules.STATUSES)
-    moderation_action = serializers.ChoiceField(choices=rules.ACTIONS)
+    moderation_status = serializers.ChoiceField(choices=STATUSES)
+    moderation_action = serializers.ChoiceField(choices=ACTIONS)
     reason_code = serializers.CharField()
     confidence = serializers.FloatField()
     decided_at_ms = serializers.IntegerField()
@@ -101,9 +172,9 @@ class ActorSerializer(serializers.Serializer):
 class DecisionSerializer(serializers.Serializer):
     decision_id = serializers.CharField()
     content_id = serializers.CharField()
-    content_type = serializers.ChoiceField(choices=rules.CONTENT_TYPES)
-    moderation_status = serializers.ChoiceField(choices=rules.STATUSES)
-    moderation_action = serializers.ChoiceField(choices=rules.ACTIONS)
+    content_type = serializers.ChoiceField(choices=CONTENT_TYPES)
+    moderation_status = serializers.ChoiceField(choices=STATUSES)
+    moderation_action = serializers.ChoiceField(choices=ACTIONS)
     reason_code = serializers.CharField()
     confidence = serializers.FloatField()
     decided_at_ms = serializers.IntegerField()
@@ -137,8 +208,8 @@ class ModeratorViewSerializer(ContentStateSerializer):
 class AuthorViewSerializer(serializers.Serializer):
     content_id = serializers.CharField()
     content_type = serializers.CharField()
-    moderation_status = serializers.ChoiceField(choices=rules.STATUSES)
-    moderation_action = serializers.ChoiceField(choices=rules.ACTIONS)
+    moderation_status = serializers.ChoiceField(choices=STATUSES)
+    moderation_action = serializers.ChoiceField(choices=ACTIONS)
     reason_code = serializers.CharField()
     decided_at_ms = serializers.IntegerField()
     hold_expires_at_ms = serializers.IntegerField(allow_null=True)
@@ -150,7 +221,7 @@ class AuthorViewSerializer(serializers.Serializer):
 class PublicViewSerializer(serializers.Serializer):
     content_id = serializers.CharField()
     content_type = serializers.CharField()
-    moderation_status = serializers.ChoiceField(choices=rules.STATUSES)
+    moderation_status = serializers.ChoiceField(choices=STATUSES)
     is_visible = serializers.BooleanField()
     placeholder = serializers.CharField(allow_null=True)
     warning_label = serializers.CharField(allow_null=True)
@@ -166,14 +237,14 @@ class ProjectedViewSerializer(serializers.Serializer):
 
 class QueueQuerySerializer(serializers.Serializer):
     limit = serializers.IntegerField(required=False, default=50, help_text="clamped to 1..200")
-    kind = serializers.ChoiceField(choices=["held", "appeal", "reported"], required=False)
-    content_type = serializers.ChoiceField(choices=rules.CONTENT_TYPES, required=False)
+    kind = serializers.ChoiceField(choices=QUEUE_KINDS, required=False)
+    content_type = serializers.ChoiceField(choices=CONTENT_TYPES, required=False)
 
 
 class QueueItemSerializer(serializers.Serializer):
     content_id = serializers.CharField()
     content_type = serializers.CharField()
-    kind = serializers.ChoiceField(choices=["held", "appeal", "reported"])
+    kind = serializers.ChoiceField(choices=QUEUE_KINDS)
     kinds = serializers.ListField(child=serializers.CharField())
     queued_at_ms = serializers.IntegerField()
     moderation_status = serializers.CharField(allow_null=True)
@@ -191,10 +262,14 @@ class QueueSerializer(serializers.Serializer):
 
 
 class ReportRequestSerializer(serializers.Serializer):
-    content_type = serializers.ChoiceField(choices=rules.CONTENT_TYPES)
-    content_id = serializers.RegexField(CONTENT_ID)
-    reason = serializers.ChoiceField(choices=rules.REPORT_REASONS)
-    note = serializers.CharField(max_length=rules.MAX_NOTE, required=False, allow_null=True, allow_blank=True)
+    content_type = Choice(CONTENT_TYPES)
+    content_id = ContentId()
+    reason = Choice(REPORT_REASONS)
+    note = Text(max_length=MAX_NOTE, required=False)
+
+
+def report_input(data: Any) -> ReportInput:
+    return ReportInput(**validated(ReportRequestSerializer, data))
 
 
 class ReportSerializer(serializers.Serializer):
@@ -202,7 +277,7 @@ class ReportSerializer(serializers.Serializer):
     content_type = serializers.CharField()
     content_id = serializers.CharField()
     reporter_id = serializers.CharField()
-    reason = serializers.ChoiceField(choices=rules.REPORT_REASONS)
+    reason = serializers.ChoiceField(choices=REPORT_REASONS)
     note = serializers.CharField(allow_null=True)
     created_at_ms = serializers.IntegerField()
     resolved_by_decision_id = serializers.CharField(allow_null=True)
@@ -218,7 +293,11 @@ class ReportListSerializer(serializers.Serializer):
 
 
 class AppealRequestSerializer(serializers.Serializer):
-    statement = serializers.RegexField(NON_BLANK_TEXT, max_length=rules.MAX_STATEMENT)
+    statement = Text(max_length=MAX_STATEMENT)
+
+
+def appeal_statement(data: Any) -> str:
+    return validated(AppealRequestSerializer, data)["statement"]
 
 
 class AppealResultSerializer(serializers.Serializer):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from apps.core.db import run_sync
+from apps.core.errors import ValidationFailed
 from apps.moderation import jobs, services
 from apps.moderation.repository import ModerationRepository
 from tests.evidence.conftest import rfc3339
@@ -13,19 +14,18 @@ from tests.moderation.conftest import decision, hold, ledger_count
 
 @pytest.fixture
 def published(monkeypatch):
-    """Every chat event and stream revocation the moderation service announces."""
+    """Every chat event (through chat's subscription to moderation's events) and every revocation announced."""
     from apps.chat import realtime
+    from apps.core import events
 
     calls: list[tuple] = []
 
     async def publish(thread_id, event_type, **kwargs):
         calls.append((thread_id, event_type, kwargs.get("seq"), kwargs.get("message_id")))
 
-    async def revoked(user_id, family_id=None):
-        calls.append(("revoked", user_id))
-
     monkeypatch.setattr(realtime, "publish", publish)
-    monkeypatch.setattr(realtime, "user_sessions_revoked", revoked)
+    monkeypatch.setattr(events, "_handlers", {kind: list(handlers) for kind, handlers in events._handlers.items()})
+    events.subscribe(events.UserSessionsRevoked, lambda event: calls.append(("revoked", event.user_id)))
     return calls
 
 
@@ -112,6 +112,6 @@ def test_the_job_is_registered_with_the_worker():
 
 
 def test_services_decide_refuses_without_touching_the_ledger():
-    with pytest.raises(services.rules.ValidationFailed):
+    with pytest.raises(ValidationFailed):
         run_sync(services.decide, services.SYSTEM, {"content_id": "x"})
     assert ledger_count() == 0
