@@ -31,6 +31,7 @@ ENVIRONMENTS = ("development", "test", "production")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 REALTIME_TRANSPORTS = ("local", "redis")
 EMBEDDED_SCHEMES = ("mem", "memory", "surrealkv", "file")
+BYTE_SIZE = re.compile(r"(\d{1,15})\s*(b|kib|kb|k|mib|mb|m|gib|gb|g)?", re.IGNORECASE)
 SERVER_SCHEMES = ("ws", "wss")
 
 
@@ -60,6 +61,11 @@ class AppConfig:
     surreal_db: str = "chat"
     surreal_user: str = "root"
     surreal_pass: str = "root"
+    # Memory bounds of the embedded file engine (surrealkv://), passed to it through its own variables.
+    # Its defaults scale with the host (a 1 GiB write buffer and half the RAM as block cache on this 24 GiB
+    # machine), so one app process would grow for hours; docs/data-layer.md "Engine memory".
+    surrealkv_max_memtable_size: str = "64MiB"
+    surrealkv_block_cache_capacity: str = "64MiB"
     redis_url: str = ""
     chat_realtime_transport: str = "local"
     chat_realtime_channel_prefix: str = "gotong:chat:realtime"
@@ -146,6 +152,17 @@ class _Reader:
         value = value.upper() if upper else value.lower()
         if value not in choices:
             self.problems.append(f"{name}={value!r} is not one of {', '.join(choices)}")
+            return default
+        return value
+
+    def byte_size(self, name: str, default: str) -> str:
+        """A size as SurrealDB reads it: digits and an optional unit (b, k/kb/kib, m/mb/mib, g/gb/gib), >= 1 MiB."""
+        value = self.text(name, default, allow_empty=False).strip()
+        found = BYTE_SIZE.fullmatch(value)
+        units = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mb": 1 << 20,
+                 "mib": 1 << 20, "g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30}  # fmt: skip
+        if found is None or int(found[1]) * units[(found[2] or "").lower()] < 1 << 20:
+            self.problems.append(f"{name}={value!r} must be a size of at least 1 MiB, e.g. 64MiB or 1GiB")
             return default
         return value
 
@@ -261,6 +278,12 @@ def load_config(env: Mapping[str, str] | None = None, *, dotenv_path: Path | Non
         surreal_db=r.text("SURREAL_DB", defaults.surreal_db, allow_empty=False),
         surreal_user=r.text("SURREAL_USER", defaults.surreal_user),
         surreal_pass=r.text("SURREAL_PASS", defaults.surreal_pass),
+        surrealkv_max_memtable_size=r.byte_size(
+            "SURREAL_SURREALKV_MAX_MEMTABLE_SIZE", defaults.surrealkv_max_memtable_size
+        ),
+        surrealkv_block_cache_capacity=r.byte_size(
+            "SURREAL_SURREALKV_BLOCK_CACHE_CAPACITY", defaults.surrealkv_block_cache_capacity
+        ),
         redis_url=redis_url,
         chat_realtime_transport=r.choice("CHAT_REALTIME_TRANSPORT", "local", REALTIME_TRANSPORTS),
         chat_realtime_channel_prefix=r.text(

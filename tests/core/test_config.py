@@ -65,11 +65,37 @@ def test_defaults_are_the_embedded_development_profile():
         ({"EVIDENCE_SERVICE_AREA": "10,5,95,141"}, "EVIDENCE_SERVICE_AREA"),
         ({"WORKER_METRICS_PORT": "x"}, "WORKER_METRICS_PORT"),
         ({"MODERATION_REPORT_THRESHOLD": "0"}, "MODERATION_REPORT_THRESHOLD"),
+        ({"SURREAL_SURREALKV_MAX_MEMTABLE_SIZE": "lots"}, "SURREAL_SURREALKV_MAX_MEMTABLE_SIZE"),
+        ({"SURREAL_SURREALKV_MAX_MEMTABLE_SIZE": "64KiB"}, "SURREAL_SURREALKV_MAX_MEMTABLE_SIZE"),
+        ({"SURREAL_SURREALKV_BLOCK_CACHE_CAPACITY": "12TB"}, "SURREAL_SURREALKV_BLOCK_CACHE_CAPACITY"),
     ],
 )
 def test_malformed_values_stop_start_up_naming_the_variable(env, named):
     with pytest.raises(ConfigError, match=named):
         load_config(env)
+
+
+def test_the_file_engine_gets_bounded_memory_unless_the_operator_says_otherwise(monkeypatch):
+    """surrealkv sizes its write buffer and block cache from the host's RAM (1 GiB and half the RAM here):
+    the config bounds both at 64 MiB, and the data layer hands them to the engine before it starts."""
+    from django.conf import settings
+
+    from apps.core.db import client
+
+    assert (load_config({}).surrealkv_max_memtable_size, load_config({}).surrealkv_block_cache_capacity) == (
+        "64MiB",
+        "64MiB",
+    )
+    chosen = load_config(
+        {"SURREAL_SURREALKV_MAX_MEMTABLE_SIZE": "256mb", "SURREAL_SURREALKV_BLOCK_CACHE_CAPACITY": "2G"}
+    )
+    assert (chosen.surrealkv_max_memtable_size, chosen.surrealkv_block_cache_capacity) == ("256mb", "2G")
+    monkeypatch.setattr(settings, "CONFIG", chosen)
+    for variable in client.ENGINE_MEMORY_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    client.bound_engine_memory()
+    assert client.os.environ["SURREAL_SURREALKV_MAX_MEMTABLE_SIZE"] == "256mb"
+    assert client.os.environ["SURREAL_SURREALKV_BLOCK_CACHE_CAPACITY"] == "2G"
 
 
 def test_every_problem_is_reported_at_once():

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 import re
 import time
@@ -123,6 +124,8 @@ class SurrealClient:
             if self._conn is not None:
                 return
             try:
+                if self.endpoint.split("://", 1)[0].lower() in FILE_SCHEMES:
+                    bound_engine_memory()
                 conn = AsyncSurreal(self.endpoint)
                 await conn.connect()
                 if not self.is_embedded:
@@ -223,6 +226,28 @@ class SurrealClient:
 
 
 _client: SurrealClient | None = None
+
+
+FILE_SCHEMES = ("surrealkv", "file")
+# The embedded file engine's own variables (SurrealDB core reads them once, when the engine starts).
+ENGINE_MEMORY_VARIABLES = {
+    "SURREAL_SURREALKV_MAX_MEMTABLE_SIZE": "surrealkv_max_memtable_size",
+    "SURREAL_SURREALKV_BLOCK_CACHE_CAPACITY": "surrealkv_block_cache_capacity",
+}
+
+
+def bound_engine_memory() -> None:
+    """Give the embedded surrealkv engine the configured memory bounds before it starts.
+
+    Why: its defaults scale with the host's RAM (write buffer 1 GiB and block cache half the RAM minus
+    1 GiB on a 16-64 GiB host), so the app process grew about 15 MiB a minute under the soak's writes and
+    would keep growing for hours. The config reads the same variable names (validated, with 64 MiB
+    defaults); an operator's value passes through unchanged.
+    """
+    from django.conf import settings
+
+    for variable, field_name in ENGINE_MEMORY_VARIABLES.items():
+        os.environ[variable] = getattr(settings.CONFIG, field_name)
 
 
 def get_db() -> SurrealClient:
