@@ -48,7 +48,7 @@ class ChatView(APIView):
 class ThreadsView(ChatView):
     @extend_schema(
         operation_id="chat_threads_create",
-        request=s.ThreadCreateDoc,
+        request=s.ThreadCreateSerializer,
         responses={201: s.ThreadSerializer, **_errors(400, 401, 403, 409, 415, 429)},
     )
     async def post(self, request: Request) -> Response:
@@ -193,7 +193,7 @@ class SendView(ChatView):
     @extend_schema(
         operation_id="chat_messages_send",
         parameters=[THREAD_ID],
-        request=s.SendDoc,
+        request=s.SendSerializer,
         responses={201: s.MessageSerializer, **_errors(400, 401, 403, 404, 409, 415, 429)},
     )
     async def post(self, request: Request, thread_id: str) -> Response:
@@ -212,7 +212,7 @@ class SendView(ChatView):
 class MessageView(ChatView):
     @extend_schema(
         operation_id="chat_message_edit",
-        request=s.EditDoc,
+        request=s.EditSerializer,
         responses={200: s.MessageSerializer, **_errors(400, 401, 403, 404, 415, 429)},
     )
     async def patch(self, request: Request, thread_id: str, message_id: str) -> Response:

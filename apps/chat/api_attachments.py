@@ -17,7 +17,8 @@ from apps.chat import attachments as att
 from apps.chat import serializers as s
 from apps.chat import uploads
 from apps.chat.api import ChatView, _errors
-from apps.core.errors import PayloadTooLarge, ValidationFailed
+from apps.core.api import validated
+from apps.core.errors import PayloadTooLarge
 from apps.core.storage import get_storage
 
 
@@ -37,17 +38,14 @@ class AttachmentUploadView(ChatView):
 
     @extend_schema(
         operation_id="chat_attachment_upload",
-        request={"multipart/form-data": s.AttachmentUploadDoc},
+        request={"multipart/form-data": s.AttachmentFileSerializer},
         responses={201: s.AttachmentUploadSerializer, **_errors(400, 401, 403, 413, 415, 429)},
     )
     async def post(self, request: Request) -> Response:
         _, files = await asyncio.to_thread(_parse, request)
         if self.upload_handler.too_large:
             raise PayloadTooLarge(att.MAX_BYTES)
-        parts = files.getlist("file")
-        if len(parts) != 1 or len(files) != 1:
-            raise ValidationFailed.for_fields({"file": ["send exactly one file, in the part named 'file'"]})
-        upload = parts[0]
+        upload = validated(s.AttachmentFileSerializer, files)["file"]
         try:
             view = await uploads.upload(
                 request.user, upload.file, file_name=upload.name, declared_type=upload.content_type

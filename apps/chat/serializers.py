@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.validators import RegexValidator
+from django.core.validators import ProhibitNullCharactersValidator, RegexValidator
 from rest_framework import serializers
 
 from apps.accounts.serializers import NO_NUL, StrictCharField
 from apps.core.openapi import DocumentedSerializer
 
 BODY_MAX = 2000
+MAX_ATTACHMENTS = 20
 # At least one character that survives str.strip() and no NUL (documented pattern = enforced rule).
 NON_BLANK = r"^[^\x00]*[^\x00\s\x1c-\x1f\x85][^\x00]*$"
+UPLOAD_PROBLEM = "send exactly one file, in the part named 'file'"
 
 
 class StrictIntegerField(serializers.IntegerField):
@@ -24,11 +26,50 @@ class StrictIntegerField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
+class PatternText(StrictCharField):
+    """A ``StrictCharField`` whose NUL check is a regex, so drf-spectacular publishes it as ``pattern``.
+
+    DRF's ``CharField`` refuses NUL with Django's ``ProhibitNullCharactersValidator``, which the
+    document cannot show. Here a ``RegexValidator`` with the same message takes its place in the
+    list, so the answers (and their order when several checks fail) stay what they were. The regex
+    must refuse nothing but NUL once the earlier checks passed (a string, not blank after the
+    optional trimming): true of ``NO_NUL`` and of ``NON_BLANK`` on a trimmed, non-blank string.
+    """
+
+    def __init__(self, pattern: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        nul = RegexValidator(pattern, message=ProhibitNullCharactersValidator.message)
+        self.validators = [nul if isinstance(v, ProhibitNullCharactersValidator) else v for v in self.validators]
+
+
+def message_body(**kwargs: Any) -> PatternText:
+    """A message's text: trimmed, 1..BODY_MAX characters after trimming; blank is "must not be empty"."""
+    return PatternText(
+        NON_BLANK, max_length=BODY_MAX, trim_whitespace=True, error_messages={"blank": "must not be empty"}, **kwargs
+    )
+
+
+class UploadedFile(serializers.FileField):
+    """The ``file`` part as received: apps/chat/uploads.py judges its bytes (type sniffed, size, empty)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(error_messages=dict.fromkeys(("required", "null", "invalid"), UPLOAD_PROBLEM), **kwargs)
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not hasattr(data, "read"):  # DRF's own checks (empty file, name) would answer in other words
+            self.fail("invalid")
+        return data
+
+
+# No docstrings on the request serializers below unless meant for the document: drf-spectacular
+# publishes a request serializer's docstring as its component's description.
+
+
 class ThreadCreateSerializer(serializers.Serializer):
-    scope_id = StrictCharField(min_length=1, max_length=128, trim_whitespace=False)
+    scope_id = PatternText(NO_NUL, min_length=1, max_length=128, trim_whitespace=False)
     privacy_level = serializers.ChoiceField(choices=["public", "private"])
-    title = StrictCharField(
-        max_length=200, required=False, allow_null=True, allow_blank=True, default=None, trim_whitespace=False
+    title = PatternText(
+        NO_NUL, max_length=200, required=False, allow_null=True, allow_blank=True, default=None, trim_whitespace=False
     )
 
     def validate_title(self, value: str | None) -> str | None:
@@ -38,12 +79,6 @@ class ThreadCreateSerializer(serializers.Serializer):
         if not isinstance(self.initial_data.get("privacy_level"), str):
             raise serializers.ValidationError("must be a string")
         return value
-
-
-class ThreadCreateDoc(serializers.Serializer):
-    scope_id = serializers.RegexField(NO_NUL, min_length=1, max_length=128)
-    privacy_level = serializers.ChoiceField(choices=["public", "private"])
-    title = serializers.RegexField(NO_NUL, max_length=200, required=False, allow_null=True, allow_blank=True)
 
 
 class ThreadListQuery(serializers.Serializer):
@@ -76,41 +111,22 @@ class AttachmentRefSerializer(DocumentedSerializer):
         return super().to_internal_value(data)
 
 
-class SendSerializer(serializers.Serializer):
-    body = StrictCharField(max_length=BODY_MAX, allow_blank=True, trim_whitespace=True)
-    attachments = AttachmentRefSerializer(many=True, required=False, default=list, max_length=20)
-
-    def validate_body(self, value: str) -> str:
-        if not value.strip():
-            raise serializers.ValidationError("must not be empty")
-        return value.strip()
-
-
-class SendDoc(DocumentedSerializer):
-    openapi_extra = {"properties": {"attachments": {"uniqueItems": True}}}  # "the same attachment is listed twice"
-    body = serializers.RegexField(
-        NON_BLANK, min_length=1, max_length=BODY_MAX, help_text="1..2000 characters after trim"
-    )
-    # A ListField, not many=True: only a ListField's max_length reaches the schema as maxItems.
-    attachments = serializers.ListField(
-        child=AttachmentRefSerializer(),
+class SendSerializer(DocumentedSerializer):
+    # A ListSerializer (many=True) keeps DRF's per-item error lists; it publishes no maxItems, hence the extra.
+    # uniqueItems: the service refuses "the same attachment is listed twice".
+    openapi_extra = {"properties": {"attachments": {"maxItems": MAX_ATTACHMENTS, "uniqueItems": True}}}
+    body = message_body(help_text=f"1..{BODY_MAX} characters after trim")
+    attachments = AttachmentRefSerializer(
+        many=True,
         required=False,
-        max_length=20,
+        default=list,
+        max_length=MAX_ATTACHMENTS,
         help_text="Uploads made by the sender (POST /v1/chat/attachments/upload), each used by one message.",
     )
 
 
 class EditSerializer(serializers.Serializer):
-    body = StrictCharField(max_length=BODY_MAX, allow_blank=True, trim_whitespace=True)
-
-    def validate_body(self, value: str) -> str:
-        if not value.strip():
-            raise serializers.ValidationError("must not be empty")
-        return value.strip()
-
-
-class EditDoc(serializers.Serializer):
-    body = serializers.RegexField(NON_BLANK, min_length=1, max_length=BODY_MAX)
+    body = message_body()
 
 
 USERNAME = r"^[A-Za-z0-9_.-]{3,64}$"
@@ -256,10 +272,16 @@ class CursorViewSerializer(serializers.Serializer):
     last_read_at_ms = serializers.IntegerField()
 
 
-class AttachmentUploadDoc(serializers.Serializer):
+class AttachmentFileSerializer(serializers.Serializer):
     """multipart/form-data with one part ``file`` (image/video/audio, ≤ 20 MiB)."""
 
-    file = serializers.FileField(help_text="image/*, video/* or audio/*; type sniffed from the bytes; ≤ 20 MiB")
+    file = UploadedFile(help_text="image/*, video/* or audio/*; type sniffed from the bytes; ≤ 20 MiB")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        files = self.initial_data  # request.FILES: no other part, and one file in "file"
+        if len(files) != 1 or len(files.getlist("file")) != 1:
+            raise serializers.ValidationError({"file": [UPLOAD_PROBLEM]})
+        return attrs
 
 
 class AttachmentUploadSerializer(serializers.Serializer):
