@@ -107,3 +107,60 @@ class AccountsRepository(Repository):
             {"fid": family_id, "reason": reason, "now": now_ms},
             operation="family_revoke",
         )
+
+    # -- for other apps (their SQL lives here: only accounts touches ``user`` and ``auth_family``) -----------
+
+    async def user_briefs(self, user_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """``user_id`` → ``{user_id, username, role}`` (public fields) for a page of authors, in one query."""
+        if not user_ids:
+            return {}
+        rows = await self._all(
+            "SELECT user_id, username, role FROM array::map($ids, |$i| type::record('user', $i));",
+            {"ids": sorted(set(user_ids))},
+            operation="user_briefs",
+        )
+        return {row["user_id"]: row for row in rows if row and row.get("user_id")}
+
+    async def user_by_username(self, username: str) -> dict[str, Any] | None:
+        """``{user_id, username, role, enabled, created_at_ms}`` by username, any case (unique ``username_lower``)."""
+        return await self._one(
+            "SELECT user_id, username, role, enabled, created_at_ms FROM user WHERE username_lower = $u LIMIT 1;",
+            {"u": username.lower()},
+            operation="user_by_username",
+        )
+
+    async def stream_auth_state(self, family_ids: list[str], user_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+        """Sign-ins and accounts of every open chat stream of a process, in one query (its re-validation)."""
+        results = await self.db.query(
+            "RETURN {"
+            " families: (SELECT family_id, user_id, revoked FROM array::map($f, |$i| type::record('auth_family', $i))),"
+            " users: (SELECT user_id, enabled FROM array::map($u, |$i| type::record('user', $i)))"
+            "};",
+            {"f": family_ids, "u": user_ids},
+            operation="stream_auth_state",
+        )
+        state = first_row(results[-1]) if results else None
+        return {"families": (state or {}).get("families") or [], "users": (state or {}).get("users") or []}
+
+    def set_enabled_statement(self, user_id: str, enabled: bool, now: int) -> Statement:
+        """Enable or disable an account (a moderation decision); disabling also revokes every token family."""
+        sql = "UPDATE type::record('user', $uid) SET enabled = $enabled, updated_at_ms = $now RETURN NONE;"
+        if not enabled:
+            sql += (
+                "UPDATE auth_family SET revoked = true, revoked_reason = 'blocked', updated_at_ms = $now "
+                "WHERE user_id = $uid AND revoked = false RETURN NONE;"
+            )
+        return Statement(sql, {"uid": user_id, "enabled": enabled, "now": now}, results=1 if enabled else 2)
+
+    async def search_users(self, query: str | None, limit: int) -> list[dict[str, Any]]:
+        """The admin site's user search: by username or email part, or exact id; newest first."""
+        where, variables = "", {"limit": limit}
+        if query:
+            where = "WHERE string::contains(username_lower, $q) OR string::contains(email, $q) OR user_id = $raw "
+            variables.update(q=query.lower(), raw=query)
+        return await self._all(
+            "SELECT user_id, username, email, role, enabled, community_id, created_at_ms, last_login_ms "
+            f"FROM user {where}ORDER BY created_at_ms DESC, user_id DESC LIMIT $limit;",
+            variables,
+            operation="user_search",
+        )

@@ -60,11 +60,3 @@ async def mention_candidates(principal: Principal, thread_id: str, *, prefix: st
     hits = [m for m in members if m["username"].lower().startswith(prefix)]
     hits.sort(key=lambda m: (m["user_id"] == principal.user_id, m["username"].lower()))
     return [{"user_id": m["user_id"], "username": m["username"]} for m in hits[:limit]]
-
-
-async def unread_mention_count(thread_id: str, user_id: str, read_seq: int, last_seq: int) -> int:
-    """Mentions of ``user_id`` after their read cursor (within the latest ``MENTION_WINDOW`` messages)."""
-    if last_seq <= read_seq:
-        return 0
-    lo = max(read_seq + 1, last_seq - MENTION_WINDOW + 1)
-    return await ChatSearchRepository().unread_mentions(thread_id, user_id, lo, last_seq)

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from apps.core.db import Repository, Thrown, first_row, plain
+from apps.accounts.repository import AccountsRepository
+from apps.chat.search_repository import HIDDEN_STATUSES
+from apps.core.db import Repository, Statement, Thrown, first_row, plain
 
 # Both bounds fixed: reads exactly hi - lo + 1 rows at most (the EXPLAIN test checks this shape).
 RANGE_SQL = "SELECT * FROM chat_message:[$t, $lo]..=[$t, $hi];"
@@ -38,7 +40,7 @@ IF array::len($claimed) != array::len($att) { THROW 'attachment_unavailable' };
 SELECT * FROM ONLY type::record('chat_message', [$t, $th.last_seq]);
 """
 )
-# How far back ``thread_summary`` looks for the caller's own unread messages (bounded read).
+# How far back ``thread_summaries`` looks for the caller's own unread messages (bounded read).
 OWN_UNREAD_WINDOW = 500
 THREAD_NOT_FOUND = "thread_not_found"
 ATTACHMENT_UNAVAILABLE = "attachment_unavailable"
@@ -104,28 +106,51 @@ class ChatRepository(Repository):
             )
         )
 
-    async def thread_summary(self, thread_id: str, user_id: str, last_seq: int) -> dict[str, Any]:
-        """Member count, the caller's read position, the last message of one thread, and ``own_unread``:
-        the caller's own messages after the read position (they never count as unread). That count is a
-        closed record-id range over at most the last ``OWN_UNREAD_WINDOW`` messages, so it stays bounded
-        in a huge thread never read (older own messages beyond the window would count as unread)."""
+    async def thread_summaries(
+        self, threads: list[dict[str, Any]], user_id: str, *, mention_window: int
+    ) -> list[dict[str, Any]]:
+        """For a page of threads, in ONE query whatever their number, each thread's member count, the caller's
+        read position, the last message, ``own_unread`` (the caller's own messages after the read position:
+        they never count as unread) and ``mention_count`` (unread messages by others that mention the caller
+        and the caller may see). Both counts are closed record-id ranges over at most the last
+        ``OWN_UNREAD_WINDOW`` / ``mention_window`` messages, so a huge thread never read stays bounded."""
+        if not threads:
+            return []
         results = await self.db.query(
-            "LET $read = (SELECT VALUE last_read_seq FROM ONLY type::record('chat_read_cursor', [$t, $u])) ?? 0;"
-            "LET $lo = math::max([$read + 1, $last - $w + 1, 1]);"
-            "RETURN {"
-            " member_count: (SELECT count() FROM chat_member WHERE thread_id = $t AND left_at_ms = NONE GROUP ALL)[0]"
-            ".count ?? 0,"
-            " read_seq: $read,"
-            " own_unread: IF $lo <= $last {"
-            " count((SELECT VALUE seq FROM chat_message:[$t, $lo]..=[$t, $last] WHERE author_id = $u)) } ELSE { 0 },"
-            " last: (SELECT * FROM ONLY type::record('chat_message', [$t, $last]))"
-            "};",
-            {"t": thread_id, "u": user_id, "last": last_seq, "w": OWN_UNREAD_WINDOW},
-            operation="chat_thread_summary",
+            "RETURN array::map($items, |$it| {"
+            " LET $read = (SELECT VALUE last_read_seq FROM ONLY type::record('chat_read_cursor', [$it.t, $u])) ?? 0;"
+            " LET $lo = math::max([$read + 1, $it.last - $w + 1, 1]);"
+            " LET $mlo = math::max([$read + 1, $it.last - $mw + 1, 1]);"
+            " RETURN {"
+            "  thread_id: $it.t,"
+            "  member_count: (SELECT count() FROM chat_member WHERE thread_id = $it.t AND left_at_ms = NONE"
+            "   GROUP ALL)[0].count ?? 0,"
+            "  read_seq: $read,"
+            "  own_unread: IF $lo <= $it.last {"
+            "   count((SELECT VALUE seq FROM chat_message:[$it.t, $lo]..=[$it.t, $it.last] WHERE author_id = $u))"
+            "  } ELSE { 0 },"
+            "  mention_count: IF $mlo <= $it.last {"
+            "   count((SELECT VALUE seq FROM chat_message:[$it.t, $mlo]..=[$it.t, $it.last]"
+            "    WHERE $u IN mentions AND author_id != $u AND deleted_at_ms = NONE"
+            "    AND (moderation_status = NONE OR moderation_status NOT IN $hidden)))"
+            "  } ELSE { 0 },"
+            "  last: IF $it.last > 0 { (SELECT * FROM ONLY type::record('chat_message', [$it.t, $it.last])) }"
+            "   ELSE { NONE }"
+            " };"
+            "});",
+            {
+                "items": [{"t": t["thread_id"], "last": int(t["last_seq"])} for t in threads],
+                "u": user_id,
+                "w": OWN_UNREAD_WINDOW,
+                "mw": mention_window,
+                "hidden": sorted(HIDDEN_STATUSES),
+            },
+            operation="chat_thread_summaries",
         )
-        summary = plain(results[-1]) or {}
-        summary["last"] = _clean(summary.get("last"))
-        return summary
+        summaries = plain(results[-1]) or []
+        for summary in summaries:
+            summary["last"] = _clean(summary.get("last"))
+        return summaries
 
     async def discover_threads(self, scope_id: str, user_id: str, limit: int) -> list[dict[str, Any]]:
         """Public threads of a scope, newest activity first, each with ``member_count`` and whether
@@ -326,38 +351,57 @@ class ChatRepository(Repository):
     # -- users and stream state --------------------------------------------
 
     async def users(self, user_ids: list[str]) -> dict[str, dict[str, Any]]:
-        """``user_id`` → ``{user_id, username, role}`` for the authors of a page of messages."""
-        if not user_ids:
-            return {}
-        rows = await self._all(
-            "SELECT user_id, username, role FROM array::map($ids, |$i| type::record('user', $i));",
-            {"ids": sorted(set(user_ids))},
-            operation="chat_users",
-        )
-        return {row["user_id"]: row for row in rows}
+        """``user_id`` → ``{user_id, username, role}`` of message authors (accounts owns ``user``)."""
+        return await AccountsRepository().user_briefs(user_ids)
 
     async def user_by_username(self, username: str) -> dict[str, Any] | None:
-        """``{user_id, username, role, enabled}`` by username (any case), through the accounts app's
-        unique ``username_lower`` index: invitations by username."""
-        return await self._one(
-            "SELECT user_id, username, role, enabled FROM user WHERE username_lower = $u LIMIT 1;",
-            {"u": username.lower()},
-            operation="chat_user_by_username",
-        )
+        """``{user_id, username, role, enabled}`` by username (any case): invitations by username."""
+        found = await AccountsRepository().user_by_username(username)
+        return None if found is None else {k: found.get(k) for k in ("user_id", "username", "role", "enabled")}
 
     async def stream_state(
         self, families: list[str], users: list[str], members: list[list[str]], threads: list[str]
     ) -> dict[str, Any]:
-        """One batched read for the periodic re-validation of every stream of a process."""
+        """The periodic re-validation of every stream of a process: two batched reads, whatever the streams.
+
+        Sign-ins and accounts come from the accounts repository (it owns those tables); memberships and
+        threads' ``last_seq`` from one chat query.
+        """
         results = await self.db.query(
             "RETURN {"
-            " families: (SELECT family_id, user_id, revoked FROM array::map($f, |$i| type::record('auth_family', $i))),"
-            " users: (SELECT user_id, enabled FROM array::map($u, |$i| type::record('user', $i))),"
             " members: (SELECT thread_id, user_id, left_at_ms"
             "  FROM array::map($m, |$i| type::record('chat_member', $i))),"
             " threads: (SELECT thread_id, last_seq FROM array::map($t, |$i| type::record('chat_thread', $i)))"
             "};",
-            {"f": families, "u": users, "m": members, "t": threads},
+            {"m": members, "t": threads},
             operation="chat_stream_state",
         )
-        return plain(results[-1]) or {}
+        return (plain(results[-1]) or {}) | await AccountsRepository().stream_auth_state(families, users)
+
+    # -- for moderation (a decision's reads and its statement; chat's SQL stays here) ---------------------
+
+    async def message_for_moderation(self, message_id: str) -> dict[str, Any] | None:
+        """A message by its id alone (moderation knows no thread), with every field."""
+        return await self._one(
+            "SELECT * OMIT id FROM chat_message WHERE message_id = $mid LIMIT 1;",
+            {"mid": message_id},
+            operation="moderation_chat_message",
+        )
+
+    async def messages_for_review(self, message_ids: list[str]) -> list[dict[str, Any]]:
+        """A page of queued chat messages in one query: the review queue shows their text."""
+        if not message_ids:
+            return []
+        return await self._all(
+            "SELECT message_id, thread_id, seq, author_id, body, moderation_status, deleted_at_ms, created_at_ms "
+            "FROM chat_message WHERE message_id IN $ids;",
+            {"ids": message_ids},
+            operation="moderation_chat_messages",
+        )
+
+    def moderation_status_statement(self, message_id: str, status: str | None) -> Statement:
+        """A moderation decision's status on a message, for the decision's unit of work."""
+        return Statement(
+            "UPDATE chat_message SET moderation_status = $s WHERE message_id = $mid RETURN NONE;",
+            {"mid": message_id, "s": status},
+        )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from apps.accounts.repository import AccountsRepository
 from apps.core.db import Repository, plain
 
 HIDDEN_STATUSES = ["under_review", "rejected"]
@@ -32,15 +33,18 @@ LIMIT $limit START $offset;
 
 class ChatSearchRepository(Repository):
     async def member_names(self, thread_id: str) -> list[dict[str, Any]]:
-        """``{user_id, username}`` of the thread's active members, by username (mentions resolve against these)."""
-        rows = await self._all(
-            "LET $ids = (SELECT VALUE user_id FROM chat_member WHERE thread_id = $t AND left_at_ms = NONE);"
-            "SELECT user_id, username FROM array::map($ids, |$i| type::record('user', $i))"
-            " WHERE username != NONE ORDER BY username;",
+        """``{user_id, username}`` of the thread's active members, by username (mentions resolve against these).
+
+        Two reads: the members here, their names from the accounts repository (it owns ``user``).
+        """
+        ids = await self.db.query(
+            "SELECT VALUE user_id FROM chat_member WHERE thread_id = $t AND left_at_ms = NONE;",
             {"t": thread_id},
-            operation="chat_member_names",
+            operation="chat_member_ids",
         )
-        return [plain(row) for row in rows]
+        briefs = await AccountsRepository().user_briefs([str(i) for i in (ids[-1] or [])])
+        named = [{"user_id": b["user_id"], "username": b["username"]} for b in briefs.values() if b.get("username")]
+        return sorted(named, key=lambda m: m["username"])
 
     async def active_thread_ids(self, user_id: str) -> list[str]:
         """Threads the user is an active member of: the threads whose messages they may read."""
@@ -81,18 +85,3 @@ class ChatSearchRepository(Repository):
             operation="chat_search",
         )
         return [plain(row) for row in rows]
-
-    async def unread_mentions(self, thread_id: str, user_id: str, lo: int, hi: int) -> int:
-        """Messages with ``lo <= seq <= hi`` (a closed record-id range) that mention ``user_id`` and the
-        user can see: not their own, not deleted, not held by moderation."""
-        if hi < lo or hi < 1:
-            return 0
-        results = await self.db.query(
-            "SELECT count() FROM chat_message:[$t, $lo]..=[$t, $hi]"
-            " WHERE $u IN mentions AND author_id != $u AND deleted_at_ms = NONE"
-            " AND (moderation_status = NONE OR moderation_status NOT IN $hidden) GROUP ALL;",
-            {"t": thread_id, "lo": max(1, lo), "hi": hi, "u": user_id, "hidden": HIDDEN_STATUSES},
-            operation="chat_unread_mentions",
-        )
-        rows = results[-1] or []
-        return int(rows[0]["count"]) if rows else 0

@@ -59,25 +59,23 @@ async def list_threads(principal: Principal, *, scope_id: str | None, limit: int
         threads = await repo.threads_in_scope(scope_id, principal.user_id, limit)
     else:
         threads = await repo.threads_of_user(principal.user_id, limit)
+    # A fixed number of queries whatever the number of threads: the threads, their summaries, and the
+    # last messages' authors and attachments (tests/chat/test_thread_list.py counts them).
+    summaries = await repo.thread_summaries(threads, principal.user_id, mention_window=mentions.MENTION_WINDOW)
+    lasts = [s["last"] for s in summaries if s.get("last")]
+    views = {v["message_id"]: v for v in await views_of(lasts, principal)}
     items = []
-    for thread in threads:
-        summary = await repo.thread_summary(thread["thread_id"], principal.user_id, thread["last_seq"])
-        last = summary.get("last")
+    for thread, summary in zip(threads, summaries, strict=True):
         item = thread_view(thread)
         item["member_count"] = int(summary.get("member_count") or 0)
-        # The caller's own messages are never unread (thread_summary counts them after the cursor).
+        # The caller's own messages are never unread (thread_summaries counts them after the cursor).
         unread = thread["last_seq"] - int(summary.get("read_seq") or 0) - int(summary.get("own_unread") or 0)
         item["unread_count"] = max(0, unread)
         item["last_activity_ms"] = thread.get("last_activity_ms") or thread["created_at_ms"]
-        item["last_message"] = (await views_of([last], principal))[0] if last else None
-        # Unread mentions of the caller (mentions.py); no query when nothing is unread.
-        item["mention_count"] = (
-            await mentions.unread_mention_count(
-                thread["thread_id"], principal.user_id, int(summary.get("read_seq") or 0), thread["last_seq"]
-            )
-            if item["unread_count"]
-            else 0
-        )
+        last = summary.get("last")
+        item["last_message"] = views.get(last["message_id"]) if last else None
+        # Unread mentions of the caller, by others, visible to them (mentions.py's window).
+        item["mention_count"] = int(summary.get("mention_count") or 0) if item["unread_count"] else 0
         items.append(item)
     return items
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from apps.accounts.repository import AccountsRepository
 from apps.core.db import Repository, Statement
 
 UPLOAD_NOT_VERIFIED = "evidence_upload_not_verified"
@@ -103,25 +104,15 @@ class EvidenceRepository(Repository):
     async def member_by_username(self, username: str) -> dict[str, Any] | None:
         """``{user_id, username, role, created_at_ms}`` of a member (case-insensitive), for profile pages.
 
-        A read of the accounts app's ``user`` table through its unique ``username_lower`` index; only
-        public fields (never the email or password hash).
+        Read through the accounts app's repository (it owns ``user``); only public fields.
         """
-        return await self._one(
-            "SELECT user_id, username, role, created_at_ms FROM user WHERE username_lower = $u LIMIT 1;",
-            {"u": username.lower()},
-            operation="member_by_username",
-        )
+        found = await AccountsRepository().user_by_username(username)
+        return None if found is None else {k: found.get(k) for k in ("user_id", "username", "role", "created_at_ms")}
 
     async def member_names(self, user_ids: list[str]) -> dict[str, str]:
-        """``user_id`` → ``username`` for a page of vouches (one query)."""
-        if not user_ids:
-            return {}
-        rows = await self._all(
-            "SELECT user_id, username FROM array::map($ids, |$i| type::record('user', $i));",
-            {"ids": list(dict.fromkeys(user_ids))},
-            operation="member_names",
-        )
-        return {r["user_id"]: r["username"] for r in rows if r and r.get("user_id")}
+        """``user_id`` → ``username`` for a page of vouches (one query, through the accounts repository)."""
+        briefs = await AccountsRepository().user_briefs(list(dict.fromkeys(user_ids)))
+        return {uid: row["username"] for uid, row in briefs.items()}
 
     # -- evidence ----------------------------------------------------------------
 
@@ -297,8 +288,50 @@ class EvidenceRepository(Repository):
         )
         return [vouch_from_row(r) for r in rows]
 
+    # -- row → API shape (absent optional fields become null) ----------------------------
 
-# -- row → API shape (absent optional fields become null) ----------------------------
+    # -- for moderation (a decision's reads and its statements; evidence's SQL stays here) ----------------
+
+    async def contributions_for_review(self, contribution_ids: list[str]) -> list[dict[str, Any]]:
+        """A page of queued contributions in one query (title and description for the queue)."""
+        if not contribution_ids:
+            return []
+        return await self._all(
+            "SELECT contribution_id, author_id, author_username, title, description, created_at_ms "
+            "FROM array::map($ids, |$i| type::record('contribution', $i));",
+            {"ids": contribution_ids},
+            operation="moderation_contributions",
+        )
+
+    async def contribution_for_moderation(self, contribution_id: str) -> dict[str, Any] | None:
+        return await self._one(
+            "SELECT contribution_id, author_id, author_username, title, description, moderation_status "
+            "FROM ONLY type::record('contribution', $id);",
+            {"id": contribution_id},
+            operation="moderation_contribution",
+        )
+
+    async def evidence_for_moderation(self, evidence_id: str) -> dict[str, Any] | None:
+        return await self._one(
+            "SELECT evidence_id, contribution_id, actor_id, actor_username, evidence_type, moderation_status "
+            "FROM ONLY type::record('evidence', $id);",
+            {"id": evidence_id},
+            operation="moderation_evidence",
+        )
+
+    def contribution_status_statement(self, contribution_id: str, status: str) -> Statement:
+        """A moderation decision's status on a contribution, for the decision's unit of work."""
+        return Statement(
+            "UPDATE type::record('contribution', $id) SET moderation_status = $s RETURN NONE;",
+            {"id": contribution_id, "s": status},
+        )
+
+    def evidence_status_statement(self, evidence_id: str, status: str, hidden: bool) -> Statement:
+        """A moderation decision's status on an evidence item (hidden with it), for the decision's unit of work."""
+        return Statement(
+            "UPDATE type::record('evidence', $id) SET moderation_status = $s, hidden = $hidden RETURN NONE;",
+            {"id": evidence_id, "s": status, "hidden": hidden},
+        )
 
 
 def contribution_from_row(row: dict[str, Any]) -> dict[str, Any]:

@@ -11,8 +11,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from apps.accounts.domain import Principal
+from apps.accounts.repository import AccountsRepository
+from apps.chat.repository import ChatRepository
 from apps.core.errors import NotFound
 from apps.core.ids import now_ms
+from apps.evidence.repository import EvidenceRepository
 from apps.moderation import ledger, selectors
 from apps.moderation.domain import CONTENT_TYPES, valid_content_id
 from apps.moderation.entities import load_entity
@@ -51,9 +54,7 @@ async def item_context(principal: Principal, content_id: str) -> dict[str, Any]:
 
 async def _with_reporters(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Reports with their reporter's username: moderators see WHO reported, not an id."""
-    from apps.chat.repository import ChatRepository
-
-    users = await ChatRepository().users([x["reporter_id"] for x in reports])
+    users = await AccountsRepository().user_briefs([x["reporter_id"] for x in reports])
     return [x | {"reporter": (users.get(x["reporter_id"]) or {}).get("username")} for x in reports]
 
 
@@ -63,12 +64,11 @@ async def content_in_context(principal: Principal, kind: str, content_id: str) -
         return None
     if kind == "chat_message":
         from apps.chat import services as chat
-        from apps.chat.repository import ChatRepository
 
         seq = entity.seq or 0
         rows = await chat.read_messages(entity.thread_id or "", after_seq=max(0, seq - NEIGHBOURS - 1),
                                         limit=2 * NEIGHBOURS + 1)  # fmt: skip
-        users = await ChatRepository().users([row["author_id"] for row in rows])
+        users = await AccountsRepository().user_briefs([row["author_id"] for row in rows])
         thread = await ChatRepository().get_thread(entity.thread_id or "")
         return {
             "thread": thread,
@@ -80,15 +80,12 @@ async def content_in_context(principal: Principal, kind: str, content_id: str) -
     if kind == "contribution":
         return {"contribution": entity.row, "evidence": await _evidence_with_thumbs(principal, content_id)}
     if kind == "evidence":
-        from apps.evidence.repository import EvidenceRepository
-
         evidence = await EvidenceRepository().get_evidence(content_id)
         return {"evidence": [await _thumb(principal, evidence)] if evidence else [], "contribution": None}
     return {"user": {k: entity.row.get(k) for k in ("user_id", "username", "email", "role", "enabled")}}
 
 
 async def _evidence_with_thumbs(principal: Principal, contribution_id: str) -> list[dict[str, Any]]:
-    from apps.evidence.repository import EvidenceRepository
 
     rows = await EvidenceRepository().list_evidence(contribution_id, 50, viewer_id=principal.user_id, staff=True)
     return [await _thumb(principal, row) for row in rows]
@@ -116,20 +113,19 @@ async def review_queue(principal: Principal, **filters: Any) -> list[dict[str, A
     reporters' usernames, the item's age, and the evidence's ``content_credentials`` (badge). One
     query per kind of content for the whole page, not one per row.
     """
-    from apps.chat.repository import ChatRepository
-    from apps.evidence.repository import EvidenceRepository
 
     items = await selectors.review_queue(**filters)
     ids = {kind: [i["content_id"] for i in items if i["content_type"] == kind] for kind in CONTENT_TYPES}
-    r = ModerationRepository()
-    messages = {m["message_id"]: m for m in await r.chat_messages(ids["chat_message"]) if m}
-    contributions = {c["contribution_id"]: c for c in await r.contributions(ids["contribution"]) if c}
+    messages = {m["message_id"]: m for m in await ChatRepository().messages_for_review(ids["chat_message"]) if m}
+    contributions = {
+        c["contribution_id"]: c for c in await EvidenceRepository().contributions_for_review(ids["contribution"]) if c
+    }
     evidence = await EvidenceRepository().evidence_by_id(ids["evidence"]) if ids["evidence"] else {}
     reports = _open_reports_by_item(await selectors.list_reports(status="open", limit=1000))
     wanted = [i["author_id"] for i in items if i.get("author_id")] + ids["user"]
     wanted += [m["author_id"] for m in messages.values()]
     wanted += [x["reporter_id"] for rows in reports.values() for x in rows]
-    users = await ChatRepository().users([u for u in wanted if u])
+    users = await AccountsRepository().user_briefs([u for u in wanted if u])
     now = now_ms()
     for item in items:
         cid, kind = item["content_id"], item["content_type"]
@@ -233,10 +229,9 @@ async def reports_by_item() -> list[dict[str, Any]]:
             {"content_id": report["content_id"], "content_type": report["content_type"], "reports": []},
         )
         item["reports"].append(report)
-    r = ModerationRepository()
-    messages = {m["message_id"]: m for m in await r.chat_messages(
+    messages = {m["message_id"]: m for m in await ChatRepository().messages_for_review(
         [i["content_id"] for i in grouped.values() if i["content_type"] == "chat_message"]) if m}  # fmt: skip
-    contributions = {c["contribution_id"]: c for c in await r.contributions(
+    contributions = {c["contribution_id"]: c for c in await EvidenceRepository().contributions_for_review(
         [i["content_id"] for i in grouped.values() if i["content_type"] == "contribution"]) if c}  # fmt: skip
     for item in grouped.values():
         item["reports"] = await _with_reporters(item["reports"])
@@ -248,4 +243,4 @@ async def reports_by_item() -> list[dict[str, Any]]:
 
 
 async def search_users(query: str | None) -> list[dict[str, Any]]:
-    return await ModerationRepository().search_users(query, 100)
+    return await AccountsRepository().search_users(query, 100)

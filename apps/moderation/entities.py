@@ -8,10 +8,11 @@ from typing import Any
 
 from apps.accounts.domain import MODERATOR_ROLES, Principal
 from apps.accounts.repository import AccountsRepository
+from apps.chat.repository import ChatRepository
 from apps.core.db import Statement
 from apps.core.errors import NotFound
+from apps.evidence.repository import EvidenceRepository
 from apps.moderation.domain import HIDDEN_STATUSES, DecisionInput, valid_content_id
-from apps.moderation.repository import ModerationRepository
 
 
 @dataclass(frozen=True)
@@ -28,24 +29,23 @@ class Entity:
 
 async def load_entity(kind: str, content_id: str) -> Entity | None:
     """The entity behind a content id, or None when it does not exist here."""
-    repo = ModerationRepository()
     if not valid_content_id(content_id):
         return None
     if kind == "chat_message":
-        row = await repo.chat_message(content_id)
+        row = await ChatRepository().message_for_moderation(content_id)
         if row is None:
             return None
         users = await AccountsRepository().get_user(row["author_id"])
         return Entity(kind, content_id, row["author_id"], (users or {}).get("username"), row.get("moderation_status"),
                       row["thread_id"], row["seq"], row)  # fmt: skip
     if kind == "contribution":
-        row = await repo.contribution(content_id)
+        row = await EvidenceRepository().contribution_for_moderation(content_id)
         if row is None:
             return None
         return Entity(kind, content_id, row["author_id"], row.get("author_username"), row.get("moderation_status"),
                       row=row)  # fmt: skip
     if kind == "evidence":
-        row = await repo.evidence(content_id)
+        row = await EvidenceRepository().evidence_for_moderation(content_id)
         if row is None:
             return None
         return Entity(kind, content_id, row["actor_id"], row.get("actor_username"), row.get("moderation_status"),
@@ -76,18 +76,21 @@ async def ensure_visible(principal: Principal, kind: str, content_id: str) -> En
 
 
 def status_statements(kind: str, content_id: str, inp: DecisionInput, now: int) -> list[Statement]:
-    """Carry the decision onto the entity (a no-op for an entity that does not exist here)."""
-    repo = ModerationRepository()
+    """Carry the decision onto the entity (a no-op for an entity that does not exist here).
+
+    Each statement comes from the repository of the app that owns the table: the decision's unit of work
+    is assembled here, the SurrealQL stays with its owner.
+    """
     status = inp.moderation_status
     if kind == "chat_message":
         # chat_message.moderation_status knows no "processing": a message in processing is shown.
-        return [repo.chat_status_statement(content_id, None if status == "processing" else status)]
+        return [ChatRepository().moderation_status_statement(content_id, None if status == "processing" else status)]
     if kind == "contribution":
-        return [repo.contribution_status_statement(content_id, status)]
+        return [EvidenceRepository().contribution_status_statement(content_id, status)]
     if kind == "evidence":
-        return [repo.evidence_status_statement(content_id, status, status in HIDDEN_STATUSES)]
+        return [EvidenceRepository().evidence_status_statement(content_id, status, status in HIDDEN_STATUSES)]
     if inp.moderation_action == "block":
-        return [repo.user_enabled_statement(content_id, False, now)]
+        return [AccountsRepository().set_enabled_statement(content_id, False, now)]
     if status == "published":
-        return [repo.user_enabled_statement(content_id, True, now)]
+        return [AccountsRepository().set_enabled_statement(content_id, True, now)]
     return []
