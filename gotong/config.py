@@ -4,6 +4,7 @@ Every environment variable of the product (see ``../shared/spec/00-product.md``)
 is parsed here and nowhere else. A malformed value stops start-up with a
 message naming the variable; ``settings.py`` turns this object into Django
 settings. A ``.env`` file is read if present, but the real environment wins.
+Parsing one value (integers, sizes, rates, ...) lives in ``gotong/env_reader.py``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlparse
+from typing import Any
+
+from gotong.env_reader import EnvReader, RateLimit, check_url  # RateLimit is imported from here too
 
 DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"
 DEV_WEBHOOK_SECRET = "dev-only-webhook-secret-change-me-0123456789"
@@ -31,25 +34,11 @@ ENVIRONMENTS = ("development", "test", "production")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 REALTIME_TRANSPORTS = ("local", "redis")
 EMBEDDED_SCHEMES = ("mem", "memory", "surrealkv", "file")
-BYTE_SIZE = re.compile(r"(\d{1,15})\s*(b|kib|kb|k|mib|mb|m|gib|gb|g)?", re.IGNORECASE)
 SERVER_SCHEMES = ("ws", "wss")
 
 
 class ConfigError(ValueError):
     """A variable is missing, malformed or not allowed in this environment."""
-
-
-@dataclass(frozen=True)
-class RateLimit:
-    """A token bucket: ``rate`` tokens per ``per_seconds``, holding at most ``burst``."""
-
-    rate: float
-    per_seconds: float
-    burst: int
-
-    @property
-    def tokens_per_second(self) -> float:
-        return self.rate / self.per_seconds
 
 
 @dataclass(frozen=True)
@@ -129,212 +118,164 @@ class AppConfig:
         return self.surreal_scheme in ("mem", "memory")
 
 
-class _Reader:
-    """Reads typed values from an environment mapping, collecting every problem."""
+def _environment(dotenv_path: Path | None) -> dict[str, str]:
+    """``.env`` (if present) overlaid by ``os.environ``: the real environment wins."""
+    merged: dict[str, str] = {}
+    if dotenv_path is not None and dotenv_path.is_file():
+        from dotenv import dotenv_values
 
-    def __init__(self, env: Mapping[str, str]) -> None:
-        self.env = env
-        self.problems: list[str] = []
-
-    def raw(self, name: str, default: str) -> str:
-        value = self.env.get(name)
-        return default if value is None else value.strip()
-
-    def text(self, name: str, default: str, *, allow_empty: bool = True) -> str:
-        value = self.raw(name, default)
-        if not value and not allow_empty:
-            self.problems.append(f"{name} must not be empty")
-            return default
-        return value
-
-    def choice(self, name: str, default: str, choices: tuple[str, ...], *, upper: bool = False) -> str:
-        value = self.raw(name, default)
-        value = value.upper() if upper else value.lower()
-        if value not in choices:
-            self.problems.append(f"{name}={value!r} is not one of {', '.join(choices)}")
-            return default
-        return value
-
-    def byte_size(self, name: str, default: str) -> str:
-        """A size as SurrealDB reads it: digits and an optional unit (b, k/kb/kib, m/mb/mib, g/gb/gib), >= 1 MiB."""
-        value = self.text(name, default, allow_empty=False).strip()
-        found = BYTE_SIZE.fullmatch(value)
-        units = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mb": 1 << 20,
-                 "mib": 1 << 20, "g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30}  # fmt: skip
-        if found is None or int(found[1]) * units[(found[2] or "").lower()] < 1 << 20:
-            self.problems.append(f"{name}={value!r} must be a size of at least 1 MiB, e.g. 64MiB or 1GiB")
-            return default
-        return value
-
-    def integer(self, name: str, default: int, *, minimum: int, maximum: int) -> int:
-        value = self.raw(name, str(default))
-        try:
-            number = int(value)
-        except ValueError:
-            self.problems.append(f"{name}={value!r} is not an integer")
-            return default
-        if not minimum <= number <= maximum:
-            self.problems.append(f"{name}={number} is outside {minimum}..{maximum}")
-            return default
-        return number
-
-    def boolean(self, name: str, default: bool) -> bool:
-        value = self.raw(name, "true" if default else "false").lower()
-        if value in ("1", "true", "yes", "on"):
-            return True
-        if value in ("0", "false", "no", "off"):
-            return False
-        self.problems.append(f"{name}={value!r} is not a boolean (true/false)")
-        return default
-
-    def csv(self, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
-        value = self.env.get(name)
-        if value is None:
-            return default
-        return tuple(part.strip() for part in value.split(",") if part.strip())
-
-    def rate(self, name: str, default: RateLimit) -> RateLimit:
-        """``RATE/SECONDS:BURST``, e.g. ``100/1:200`` or ``10/60:10``."""
-        value = self.env.get(name)
-        if value is None:
-            return default
-        try:
-            rate_part, burst = value.strip().split(":")
-            rate, per = rate_part.split("/")
-            parsed = RateLimit(float(rate), float(per), int(burst))
-        except ValueError:
-            self.problems.append(f"{name}={value!r} is not RATE/SECONDS:BURST (e.g. 100/1:200)")
-            return default
-        if parsed.rate <= 0 or parsed.per_seconds <= 0 or parsed.burst < 1:
-            self.problems.append(f"{name}={value!r} needs positive rate, seconds and burst")
-            return default
-        return parsed
-
-    def area(self, name: str, default: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
-        """``LAT_MIN,LAT_MAX,LON_MIN,LON_MAX``, e.g. ``-11,6,95,141``."""
-        value = self.env.get(name)
-        if value is None:
-            return default
-        try:
-            lat_min, lat_max, lon_min, lon_max = (float(part) for part in value.split(","))
-        except ValueError:
-            self.problems.append(f"{name}={value!r} is not LAT_MIN,LAT_MAX,LON_MIN,LON_MAX")
-            return default
-        if not (-90 <= lat_min < lat_max <= 90 and -180 <= lon_min < lon_max <= 180):
-            self.problems.append(f"{name}={value!r} is not a valid lat/lon box")
-            return default
-        return (lat_min, lat_max, lon_min, lon_max)
+        merged.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+    merged.update(os.environ)
+    return merged
 
 
-def _check_url(reader: _Reader, name: str, value: str, schemes: tuple[str, ...]) -> None:
-    if not value:
-        return
-    parsed = urlparse(value)
-    if parsed.scheme not in schemes or not parsed.netloc:
-        reader.problems.append(f"{name}={value!r} must be a URL with scheme {'/'.join(schemes)}")
-
-
-def load_config(env: Mapping[str, str] | None = None, *, dotenv_path: Path | None = None) -> AppConfig:
-    """Build the configuration from ``env`` (default: ``.env`` overlaid by ``os.environ``)."""
-    if env is None:
-        merged: dict[str, str] = {}
-        if dotenv_path is not None and dotenv_path.is_file():
-            from dotenv import dotenv_values
-
-            merged.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
-        merged.update(os.environ)
-        env = merged
-
-    r = _Reader(env)
-    defaults = AppConfig()
-    app_env = r.choice("APP_ENV", defaults.app_env, ENVIRONMENTS)
-    webhook_secret = r.text("GOTONG_ROYONG_WEBHOOK_SECRET", "") or r.text("WEBHOOK_SECRET", DEV_WEBHOOK_SECRET)
+def _database(r: EnvReader, defaults: AppConfig) -> dict[str, Any]:
     endpoint = r.text("SURREAL_ENDPOINT", defaults.surreal_endpoint, allow_empty=False)
     scheme = endpoint.split("://", 1)[0].lower() if "://" in endpoint else ""
     if scheme not in EMBEDDED_SCHEMES + SERVER_SCHEMES:
         r.problems.append(
             f"SURREAL_ENDPOINT={endpoint!r} must start with mem://, surrealkv://, file://, ws:// or wss://"
         )
+    return {
+        "surreal_endpoint": endpoint,
+        "surreal_ns": r.text("SURREAL_NS", defaults.surreal_ns, allow_empty=False),
+        "surreal_db": r.text("SURREAL_DB", defaults.surreal_db, allow_empty=False),
+        "surreal_user": r.text("SURREAL_USER", defaults.surreal_user),
+        "surreal_pass": r.text("SURREAL_PASS", defaults.surreal_pass),
+        "surrealkv_max_memtable_size": r.byte_size(
+            "SURREAL_SURREALKV_MAX_MEMTABLE_SIZE", defaults.surrealkv_max_memtable_size
+        ),
+        "surrealkv_block_cache_capacity": r.byte_size(
+            "SURREAL_SURREALKV_BLOCK_CACHE_CAPACITY", defaults.surrealkv_block_cache_capacity
+        ),
+    }
+
+
+def _realtime(r: EnvReader, defaults: AppConfig) -> dict[str, Any]:
     redis_url = r.text("REDIS_URL", "")
-    _check_url(r, "REDIS_URL", redis_url, ("redis", "rediss", "unix"))
+    check_url(r, "REDIS_URL", redis_url, ("redis", "rediss", "unix"))
+    return {
+        "redis_url": redis_url,
+        "chat_realtime_transport": r.choice("CHAT_REALTIME_TRANSPORT", "local", REALTIME_TRANSPORTS),
+        "chat_realtime_channel_prefix": r.text(
+            "CHAT_REALTIME_CHANNEL_PREFIX", defaults.chat_realtime_channel_prefix, allow_empty=False
+        ),
+    }
+
+
+def _storage(r: EnvReader, defaults: AppConfig) -> dict[str, Any]:
     s3_endpoint = r.text("S3_ENDPOINT", "")
-    _check_url(r, "S3_ENDPOINT", s3_endpoint, ("http", "https"))
+    check_url(r, "S3_ENDPOINT", s3_endpoint, ("http", "https"))
+    return {
+        "s3_endpoint": s3_endpoint,
+        "s3_bucket": r.text("S3_BUCKET", defaults.s3_bucket, allow_empty=False),
+        "s3_region": r.text("S3_REGION", defaults.s3_region, allow_empty=False),
+        "s3_access_key": r.text("S3_ACCESS_KEY", ""),
+        "s3_secret_key": r.text("S3_SECRET_KEY", ""),
+        "media_root": r.text("MEDIA_ROOT", defaults.media_root, allow_empty=False),
+    }
+
+
+def _webhooks(r: EnvReader, defaults: AppConfig) -> dict[str, Any]:
+    webhook_secret = r.text("GOTONG_ROYONG_WEBHOOK_SECRET", "") or r.text("WEBHOOK_SECRET", DEV_WEBHOOK_SECRET)
     markov_url = r.text("WEBHOOK_MARKOV_URL", defaults.webhook_markov_url, allow_empty=False)
-    _check_url(r, "WEBHOOK_MARKOV_URL", markov_url, ("http", "https"))
+    check_url(r, "WEBHOOK_MARKOV_URL", markov_url, ("http", "https"))
+    return {
+        "webhook_secret": webhook_secret,
+        "webhook_secret_previous": r.text("GOTONG_ROYONG_WEBHOOK_SECRET_PREVIOUS", ""),
+        "webhook_enabled": r.boolean("WEBHOOK_ENABLED", True),
+        "webhook_markov_url": markov_url,
+        "webhook_max_attempts": r.integer(
+            "WEBHOOK_MAX_ATTEMPTS", defaults.webhook_max_attempts, minimum=1, maximum=100
+        ),
+        "webhook_backoff_base_ms": r.integer(
+            "WEBHOOK_BACKOFF_BASE_MS", defaults.webhook_backoff_base_ms, minimum=1, maximum=3_600_000
+        ),
+        "webhook_backoff_max_ms": r.integer(
+            "WEBHOOK_BACKOFF_MAX_MS", defaults.webhook_backoff_max_ms, minimum=1, maximum=86_400_000
+        ),
+        "webhook_timeout_ms": r.integer("WEBHOOK_TIMEOUT_MS", 10000, minimum=100, maximum=600_000),
+        "webhook_source_platform_id": r.text("WEBHOOK_SOURCE_PLATFORM_ID", "gotong_royong", allow_empty=False),
+    }
+
+
+def _http(r: EnvReader, defaults: AppConfig) -> dict[str, Any]:
+    """The web process: port, hosts, proxies, body size and the keys it signs with."""
+    return {
+        "port": r.integer("PORT", defaults.port, minimum=1, maximum=65535),
+        "jwt_secret": r.text("JWT_SECRET", DEV_JWT_SECRET, allow_empty=False),
+        "secret_key": r.text("SECRET_KEY", DEV_SECRET_KEY, allow_empty=False),
+        "allowed_hosts": r.csv("ALLOWED_HOSTS", defaults.allowed_hosts),
+        "csrf_trusted_origins": r.csv("CSRF_TRUSTED_ORIGINS", defaults.csrf_trusted_origins),
+        "trusted_proxy_count": r.integer("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=10),
+        "max_body_bytes": r.integer("MAX_BODY_BYTES", defaults.max_body_bytes, minimum=1024, maximum=1 << 30),
+    }
+
+
+def _operations(r: EnvReader, defaults: AppConfig) -> dict[str, Any]:
+    """Logs, traces, metrics and the worker loop."""
     otlp = r.text("OTEL_EXPORTER_OTLP_ENDPOINT", "")
-    _check_url(r, "OTEL_EXPORTER_OTLP_ENDPOINT", otlp, ("http", "https", "grpc"))
+    check_url(r, "OTEL_EXPORTER_OTLP_ENDPOINT", otlp, ("http", "https", "grpc"))
     cidrs = r.csv("METRICS_ALLOWED_CIDRS", ())
     for cidr in cidrs:
         try:
             ipaddress.ip_network(cidr, strict=False)
         except ValueError:
             r.problems.append(f"METRICS_ALLOWED_CIDRS has an invalid network {cidr!r}")
-
-    config = AppConfig(
-        app_env=app_env,
-        port=r.integer("PORT", defaults.port, minimum=1, maximum=65535),
-        surreal_endpoint=endpoint,
-        surreal_ns=r.text("SURREAL_NS", defaults.surreal_ns, allow_empty=False),
-        surreal_db=r.text("SURREAL_DB", defaults.surreal_db, allow_empty=False),
-        surreal_user=r.text("SURREAL_USER", defaults.surreal_user),
-        surreal_pass=r.text("SURREAL_PASS", defaults.surreal_pass),
-        surrealkv_max_memtable_size=r.byte_size(
-            "SURREAL_SURREALKV_MAX_MEMTABLE_SIZE", defaults.surrealkv_max_memtable_size
-        ),
-        surrealkv_block_cache_capacity=r.byte_size(
-            "SURREAL_SURREALKV_BLOCK_CACHE_CAPACITY", defaults.surrealkv_block_cache_capacity
-        ),
-        redis_url=redis_url,
-        chat_realtime_transport=r.choice("CHAT_REALTIME_TRANSPORT", "local", REALTIME_TRANSPORTS),
-        chat_realtime_channel_prefix=r.text(
-            "CHAT_REALTIME_CHANNEL_PREFIX", defaults.chat_realtime_channel_prefix, allow_empty=False
-        ),
-        s3_endpoint=s3_endpoint,
-        s3_bucket=r.text("S3_BUCKET", defaults.s3_bucket, allow_empty=False),
-        s3_region=r.text("S3_REGION", defaults.s3_region, allow_empty=False),
-        s3_access_key=r.text("S3_ACCESS_KEY", ""),
-        s3_secret_key=r.text("S3_SECRET_KEY", ""),
-        jwt_secret=r.text("JWT_SECRET", DEV_JWT_SECRET, allow_empty=False),
-        secret_key=r.text("SECRET_KEY", DEV_SECRET_KEY, allow_empty=False),
-        webhook_secret=webhook_secret,
-        webhook_secret_previous=r.text("GOTONG_ROYONG_WEBHOOK_SECRET_PREVIOUS", ""),
-        webhook_enabled=r.boolean("WEBHOOK_ENABLED", True),
-        webhook_markov_url=markov_url,
-        webhook_max_attempts=r.integer("WEBHOOK_MAX_ATTEMPTS", defaults.webhook_max_attempts, minimum=1, maximum=100),
-        webhook_backoff_base_ms=r.integer(
-            "WEBHOOK_BACKOFF_BASE_MS", defaults.webhook_backoff_base_ms, minimum=1, maximum=3_600_000
-        ),
-        webhook_backoff_max_ms=r.integer(
-            "WEBHOOK_BACKOFF_MAX_MS", defaults.webhook_backoff_max_ms, minimum=1, maximum=86_400_000
-        ),
-        webhook_timeout_ms=r.integer("WEBHOOK_TIMEOUT_MS", 10000, minimum=100, maximum=600_000),
-        webhook_source_platform_id=r.text("WEBHOOK_SOURCE_PLATFORM_ID", "gotong_royong", allow_empty=False),
-        log_level=r.choice("LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),
-        otel_exporter_otlp_endpoint=otlp,
-        allowed_hosts=r.csv("ALLOWED_HOSTS", defaults.allowed_hosts),
-        csrf_trusted_origins=r.csv("CSRF_TRUSTED_ORIGINS", defaults.csrf_trusted_origins),
-        trusted_proxy_count=r.integer("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=10),
-        metrics_allowed_cidrs=cidrs,
-        media_root=r.text("MEDIA_ROOT", defaults.media_root, allow_empty=False),
-        max_body_bytes=r.integer("MAX_BODY_BYTES", defaults.max_body_bytes, minimum=1024, maximum=1 << 30),
-        worker_metrics_port=r.integer("WORKER_METRICS_PORT", defaults.worker_metrics_port, minimum=0, maximum=65535),
-        worker_poll_interval_ms=r.integer(
+    return {
+        "log_level": r.choice("LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),
+        "otel_exporter_otlp_endpoint": otlp,
+        "metrics_allowed_cidrs": cidrs,
+        "worker_metrics_port": r.integer("WORKER_METRICS_PORT", defaults.worker_metrics_port, minimum=0, maximum=65535),
+        "worker_poll_interval_ms": r.integer(
             "WORKER_POLL_INTERVAL_MS", defaults.worker_poll_interval_ms, minimum=10, maximum=60_000
         ),
-        evidence_service_area=r.area("EVIDENCE_SERVICE_AREA", defaults.evidence_service_area),
-        moderation_report_threshold=r.integer(
+    }
+
+
+def _domain(r: EnvReader, defaults: AppConfig) -> dict[str, Any]:
+    """Evidence, moderation and the transparency log."""
+    return {
+        "evidence_service_area": r.area("EVIDENCE_SERVICE_AREA", defaults.evidence_service_area),
+        "moderation_report_threshold": r.integer(
             "MODERATION_REPORT_THRESHOLD", defaults.moderation_report_threshold, minimum=1, maximum=1000
         ),
-        rate_limit_default=r.rate("RATE_LIMIT_DEFAULT", defaults.rate_limit_default),
-        rate_limit_auth=r.rate("RATE_LIMIT_AUTH", defaults.rate_limit_auth),
-        rate_limit_chat_send=r.rate("RATE_LIMIT_CHAT_SEND", defaults.rate_limit_chat_send),
-        rate_limit_evidence_upload=r.rate("RATE_LIMIT_EVIDENCE_UPLOAD", defaults.rate_limit_evidence_upload),
-        rate_limit_transparency=r.rate("RATE_LIMIT_TRANSPARENCY", defaults.rate_limit_transparency),
-        transparency_signing_key=r.text("TRANSPARENCY_SIGNING_KEY", ""),
-        transparency_origin=r.text("TRANSPARENCY_ORIGIN", defaults.transparency_origin, allow_empty=False),
-        c2pa_trust_anchors=r.text("C2PA_TRUST_ANCHORS", ""),
-    )
+        "transparency_signing_key": r.text("TRANSPARENCY_SIGNING_KEY", ""),
+        "transparency_origin": r.text("TRANSPARENCY_ORIGIN", defaults.transparency_origin, allow_empty=False),
+        "c2pa_trust_anchors": r.text("C2PA_TRUST_ANCHORS", ""),
+    }
 
+
+def _rate_limits(r: EnvReader, defaults: AppConfig) -> dict[str, Any]:
+    return {
+        "rate_limit_default": r.rate("RATE_LIMIT_DEFAULT", defaults.rate_limit_default),
+        "rate_limit_auth": r.rate("RATE_LIMIT_AUTH", defaults.rate_limit_auth),
+        "rate_limit_chat_send": r.rate("RATE_LIMIT_CHAT_SEND", defaults.rate_limit_chat_send),
+        "rate_limit_evidence_upload": r.rate("RATE_LIMIT_EVIDENCE_UPLOAD", defaults.rate_limit_evidence_upload),
+        "rate_limit_transparency": r.rate("RATE_LIMIT_TRANSPARENCY", defaults.rate_limit_transparency),
+    }
+
+
+def load_config(env: Mapping[str, str] | None = None, *, dotenv_path: Path | None = None) -> AppConfig:
+    """Build the configuration from ``env`` (default: ``.env`` overlaid by ``os.environ``).
+
+    Each area's reader records its problems in ``r`` instead of raising, so one ``ConfigError`` lists them all.
+    """
+    if env is None:
+        env = _environment(dotenv_path)
+    r = EnvReader(env)
+    defaults = AppConfig()
+    config = AppConfig(
+        app_env=r.choice("APP_ENV", defaults.app_env, ENVIRONMENTS),
+        **_database(r, defaults),
+        **_realtime(r, defaults),
+        **_storage(r, defaults),
+        **_webhooks(r, defaults),
+        **_http(r, defaults),
+        **_operations(r, defaults),
+        **_domain(r, defaults),
+        **_rate_limits(r, defaults),
+    )
     _check_transparency(r, config)
     if config.chat_realtime_transport == "redis" and not config.redis_url:
         r.problems.append("CHAT_REALTIME_TRANSPORT=redis needs REDIS_URL")
@@ -342,7 +283,6 @@ def load_config(env: Mapping[str, str] | None = None, *, dotenv_path: Path | Non
         r.problems.append("WEBHOOK_BACKOFF_MAX_MS must be >= WEBHOOK_BACKOFF_BASE_MS")
     if config.is_production:
         _check_production(r, env, config)
-
     if r.problems:
         raise ConfigError("invalid configuration: " + "; ".join(r.problems))
     return config
@@ -353,7 +293,7 @@ _ORIGIN_RE = re.compile(r"^[!-*,-~]+$")  # visible ASCII without "+" (C2SP tlog-
 _NOTE_PRIVATE_KEY_RE = re.compile(r"^PRIVATE\+KEY\+([!-*,-~]+)\+([0-9a-f]{8})\+([A-Za-z0-9+/]{44})$")
 
 
-def _check_transparency(r: _Reader, config: AppConfig) -> None:
+def _check_transparency(r: EnvReader, config: AppConfig) -> None:
     """The log's origin and key are checked for shape here; the key's hash is checked by the signer at start-up."""
     if not _ORIGIN_RE.match(config.transparency_origin):
         r.problems.append("TRANSPARENCY_ORIGIN must be visible ASCII without spaces or '+' (e.g. example.org/log)")
@@ -375,7 +315,7 @@ def _weak_secret(secret: str) -> bool:
     )
 
 
-def _check_production(r: _Reader, env: Mapping[str, str], config: AppConfig) -> None:
+def _check_production(r: EnvReader, env: Mapping[str, str], config: AppConfig) -> None:
     """Production refuses development conveniences (seed-infrastructure security baseline)."""
     if _weak_secret(config.jwt_secret):
         r.problems.append("JWT_SECRET must be set to a real secret of at least 32 characters in production")

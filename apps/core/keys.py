@@ -16,7 +16,7 @@ import hmac
 
 from django.conf import settings
 
-LOCAL_UPLOAD_URL = "gotong:local-upload-url"  # apps/core/storage.py sign_local (local PUT and GET URLs)
+LOCAL_UPLOAD_URL = "gotong:local-upload-url"  # apps/core/storage/local.py sign_local (local PUT and GET URLs)
 ATTACHMENT_URL = "gotong:attachment-url"  # apps/chat/attachments.py signature (attachment downloads)
 PURPOSES = (LOCAL_UPLOAD_URL, ATTACHMENT_URL)
 

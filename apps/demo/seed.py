@@ -77,11 +77,33 @@ async def _member(username: str, role: str = "user") -> tuple[DemoAccount, Princ
     return account, await accounts.authenticate(issued.access_token, via="bearer")
 
 
+@dataclass(frozen=True)
+class _Cast:
+    """The seeded people as the services see them (principals), shared by the seeding steps."""
+
+    moderator: Principal
+    ana: Principal
+    budi: Principal
+    citra: Principal
+
+
 async def seed() -> SeedResult:
+    """Seed once, in steps that each act as people would through the API (order matters: later steps use
+    the threads, contributions and people of earlier ones)."""
     if await staff.user_exists(ADMIN_EMAIL):
         return SeedResult(created=False)
     result = SeedResult(created=True)
+    cast = await _people(result)
+    square_id = await _chat(result, cast)
+    drain_id = await _contributions(result, cast)
+    await _evidence(result, cast, drain_id)
+    await _vouches(result, cast)
+    await _moderation_work(result, square_id, cast.moderator, cast.ana, cast.budi, cast.citra)
+    return result
 
+
+async def _people(result: SeedResult) -> _Cast:
+    """The admin (through ``staff.ensure_admin``), a moderator and three neighbours."""
     admin_password = secrets.token_urlsafe(12)
     _new_request()
     await staff.ensure_admin(email=ADMIN_EMAIL, username="admin", password=admin_password, actor_id="system:seed_demo")
@@ -92,8 +114,12 @@ async def seed() -> SeedResult:
     budi_account, budi = await _member("budi")
     citra_account, citra = await _member("citra")
     result.accounts += [moderator, ana_account, budi_account, citra_account]
+    return _Cast(moderator_principal, ana, budi, citra)
 
-    # Chat: a public neighbourhood thread and a private committee thread.
+
+async def _chat(result: SeedResult, cast: _Cast) -> str:
+    """A public neighbourhood thread and a private committee thread with a conversation; the public one's id."""
+    ana, budi, citra = cast.ana, cast.budi, cast.citra
     _new_request()
     square = await chat.create_thread(ana, scope_id="rt-05", privacy_level="public", title="RT 05 — kerja bakti")
     committee = await chat.create_thread(budi, scope_id="rt-05", privacy_level="private", title="Panitia")
@@ -116,11 +142,14 @@ async def seed() -> SeedResult:
         _new_request()
         await chat.send_message(author, thread["thread_id"], body=body, attachments=[])
         result.messages += 1
+    return square["thread_id"]
 
-    # Contributions with Proof-of-Reality evidence, and vouches.
+
+async def _contributions(result: SeedResult, cast: _Cast) -> str:
+    """Two contributions; the id of the drainage one, which gets the evidence."""
     _new_request()
     drain = await evidence.create_contribution(
-        ana,
+        cast.ana,
         {
             "title": "Cleared 120 m of drainage on Jalan Melati",
             "contribution_type": "community_service",
@@ -128,17 +157,22 @@ async def seed() -> SeedResult:
             "skill_ids": ["gotong-royong", "sanitation"],
         },
     )
-    lesson = await evidence.create_contribution(
-        budi,
+    await evidence.create_contribution(
+        cast.budi,
         {"title": "Taught the youth group basic bookkeeping", "contribution_type": "mentoring"},
     )
     result.contributions = 2
+    return drain["contribution_id"]
+
+
+async def _evidence(result: SeedResult, cast: _Cast, contribution_id: str) -> None:
+    """Proof-of-Reality evidence from yesterday: a GPS check and two witnesses."""
     yesterday = (datetime.now(UTC) - timedelta(days=1)).replace(microsecond=0).isoformat()
     _new_request()
     await services_evidence.create_evidence(
-        ana,
+        cast.ana,
         {
-            "contribution_id": drain["contribution_id"],
+            "contribution_id": contribution_id,
             "evidence_type": "gps_verification",
             "evidence_data": {"note": "start of the cleared stretch"},
             "proof": {"timestamp": yesterday, "location": {"lat": -6.2001, "lon": 106.8166, "accuracy_m": 8}},
@@ -146,9 +180,9 @@ async def seed() -> SeedResult:
     )
     _new_request()
     await services_evidence.create_evidence(
-        ana,
+        cast.ana,
         {
-            "contribution_id": drain["contribution_id"],
+            "contribution_id": contribution_id,
             "evidence_type": "witness_attestation",
             "evidence_data": {},
             "proof": {
@@ -161,6 +195,10 @@ async def seed() -> SeedResult:
         },
     )
     result.evidence = 2
+
+
+async def _vouches(result: SeedResult, cast: _Cast) -> None:
+    ana, budi, citra = cast.ana, cast.budi, cast.citra
     for voucher, vouchee, skill in ((budi, ana, "sanitation"), (citra, ana, "gotong-royong"), (ana, budi, None)):
         _new_request()
         await evidence.create_vouch(
@@ -168,9 +206,6 @@ async def seed() -> SeedResult:
             {"vouchee_id": vouchee.user_id, "skill_id": skill, "weight_hint": "strong", "message": "Terima kasih!"},
         )
         result.vouches += 1
-    del lesson
-    await _moderation_work(result, square["thread_id"], moderator_principal, ana, budi, citra)
-    return result
 
 
 async def _moderation_work(

@@ -23,6 +23,7 @@ from apps.core import metrics
 from apps.core import storage as storage_module
 from apps.core.errors import NotFound
 from apps.core.storage import ObjectChanged, get_storage, put_allowed, register_put_guard, sign_local
+from apps.core.storage import local as local_storage_module
 from tests.evidence.fixtures import backend, get_object, local_storage, put_object, s3_storage  # noqa: F401 - fixtures
 
 # A prefix of these tests only, opened for PUT by ``open_test_prefix`` (evidence keys have their own guard).
@@ -112,7 +113,7 @@ def test_expired_urls_are_refused(monkeypatch):
     past = time.time() - 120
     then = datetime.datetime.fromtimestamp(past, datetime.UTC).replace(tzinfo=None)
     with monkeypatch.context() as signing_in_the_past:
-        signing_in_the_past.setattr(storage_module, "time", SimpleNamespace(time=lambda: past))  # local signer
+        signing_in_the_past.setattr(local_storage_module, "time", SimpleNamespace(time=lambda: past))  # local signer
         signing_in_the_past.setattr(botocore.auth, "get_current_datetime", lambda: then)  # S3 SigV4 signer
         put_ticket = storage.presigned_put(
             KEY, content_type="text/plain", size_bytes=len(data), metadata={}, expires_s=60
