@@ -31,8 +31,10 @@ class OutboxRepository(Repository):
     async def claim(self, *, owner: str, now: int, limit: int, lease_ms: int) -> list[dict[str, Any]]:
         """Lease up to ``limit`` due events (pending, retrying, or in flight with an expired lease)."""
         sql = (
-            f"LET $ids = (SELECT VALUE id FROM webhook_outbox_event WHERE {_CLAIM_CONDITION} "
-            "ORDER BY next_attempt_at_ms LIMIT $limit);\n"
+            # The ordered field is selected too: SurrealDB 3.0 servers refuse ORDER BY a field that
+            # ``SELECT VALUE`` leaves out ("Missing order idiom"); the embedded 3.2 engine accepted it.
+            f"LET $ids = (SELECT id, next_attempt_at_ms FROM webhook_outbox_event WHERE {_CLAIM_CONDITION} "
+            "ORDER BY next_attempt_at_ms LIMIT $limit).id;\n"
             "UPDATE $ids SET status = 'in_flight', attempts += 1, lease_owner = $owner, "
             f"lease_expires_at_ms = $expires, updated_at_ms = $now WHERE {_CLAIM_CONDITION} RETURN {_CLAIMED};"
         )
@@ -105,8 +107,8 @@ class OutboxRepository(Repository):
 
     async def replay_status(self, *, status: str, limit: int, now: int) -> list[str]:
         sql = (
-            "LET $ids = (SELECT VALUE id FROM webhook_outbox_event WHERE status = $status "
-            "ORDER BY next_attempt_at_ms LIMIT $limit);\n"
+            "LET $ids = (SELECT id, next_attempt_at_ms FROM webhook_outbox_event WHERE status = $status "
+            "ORDER BY next_attempt_at_ms LIMIT $limit).id;\n"
             f"UPDATE $ids SET {_REPLAY_SET} WHERE status = $status RETURN VALUE event_id;"
         )
         results = await self.db.write(sql, {"status": status, "limit": limit, "now": now}, operation="webhook_replay")
@@ -114,8 +116,8 @@ class OutboxRepository(Repository):
 
     async def ids_with_status(self, *, status: str, limit: int) -> list[str]:
         sql = (
-            "SELECT VALUE event_id FROM webhook_outbox_event WHERE status = $status "
-            "ORDER BY next_attempt_at_ms LIMIT $limit;"
+            "RETURN (SELECT event_id, next_attempt_at_ms FROM webhook_outbox_event WHERE status = $status "
+            "ORDER BY next_attempt_at_ms LIMIT $limit).event_id;"
         )
         results = await self.db.query(sql, {"status": status, "limit": limit}, operation="webhook_select")
         return list(results[-1] or [])

@@ -139,3 +139,37 @@ async def test_a_queued_row_whose_lease_is_nearly_over_is_not_sent(receiver):
     assert worker.in_flight == 0
     assert receiver.requests == []
     assert (await event_row(event_id))["lease_owner"] == worker.owner
+
+
+def test_claims_replays_and_listings_run_on_a_database_server(surreal_bridge):
+    """The worker on a SurrealDB server (ws://, core 3.0 in the bridge), as in production.
+
+    Before: every claim failed there with "Missing order idiom `next_attempt_at_ms`" (3.0 refuses ORDER BY a
+    field that ``SELECT VALUE`` leaves out; the embedded 3.2 engine accepted it), so no webhook was ever sent.
+    """
+    import uuid
+
+    from apps.core.db import run_sync
+
+    async def scenario() -> tuple[list[str], list[str], list[str]]:
+        db = SurrealClient(surreal_bridge.endpoint, f"ns_{uuid.uuid4().hex[:8]}", "db")
+        await migrate(db)
+        repo = OutboxRepository(db)
+        await _fill(repo, 5)
+        base = now_ms() - 1000
+        for i in range(5):  # evt 4 is due first, evt 0 last
+            await db.write(
+                "UPDATE webhook_outbox_event SET next_attempt_at_ms = $at WHERE event_id = $id;",
+                {"at": base + (4 - i), "id": f"evt_{i:016x}"},
+            )
+        claimed = [r["event_id"] for r in await repo.claim(owner="w", now=now_ms(), limit=3, lease_ms=60_000)]
+        await db.write("UPDATE webhook_outbox_event SET status = 'dead_letter' WHERE status = 'in_flight';")
+        listed = await repo.ids_with_status(status="dead_letter", limit=10)
+        replayed = await repo.replay_status(status="dead_letter", limit=10, now=now_ms())
+        await db.close()
+        return claimed, listed, replayed
+
+    claimed, listed, replayed = run_sync(scenario)
+    assert sorted(claimed) == [f"evt_{i:016x}" for i in (2, 3, 4)]  # the three due first: ordered, then limited
+    assert sorted(listed) == sorted(claimed)
+    assert sorted(replayed) == sorted(claimed)
