@@ -23,7 +23,7 @@ Verdict (warm-up = minutes 1-2; needs ``--minutes`` >= 4, otherwise "n/a"):
 - webhooks: after the load stops, within ``--drain-timeout`` s, no event pending/in flight/retrying, 0 dead
   letters, every outbox event received by the receiver.
 
-    python bench/soak.py [--minutes 10] [--rate 50] [--webhook-rate 2] [--engine surrealkv|mem]
+    python bench/soak.py [--minutes 10] [--rate 50] [--webhook-rate 2] [--engine surrealkv|mem|bridge]
 
 Writes bench/results/soak.json and bench/results/soak.md; exits 1 if a verdict is FAIL.
 """
@@ -38,7 +38,9 @@ import multiprocessing as mp
 import os
 import re
 import resource
+import shutil
 import signal
+import subprocess
 import sys
 import time
 import urllib.request
@@ -131,6 +133,7 @@ def sample(label: str | int, pid: int, base: str, rport: int, cpu_prev: tuple[fl
         "load1": round(os.getloadavg()[0], 2),
         "server_cpu_pct": round((cpu - cpu_prev[0]) / (now - cpu_prev[1]) * 100, 1) if cpu_prev else None,
         "rss_kib": proc_status(pid, "VmRSS"),
+        "engine_rss_kib": proc_status(ENGINE_PID[0], "VmRSS") if ENGINE_PID else None,
         "fds": len(os.listdir(f"/proc/{pid}/fd")),
         "threads": proc_status(pid, "Threads"),
         "_cpu": (cpu, now),
@@ -140,7 +143,8 @@ def sample(label: str | int, pid: int, base: str, rport: int, cpu_prev: tuple[fl
         tasks = metrics.get("gotong_asyncio_tasks")
         row["asyncio_tasks"] = int(tasks) if tasks is not None and tasks == tasks else None
         row["ws_open"] = int(metrics.get('gotong_realtime_connections{transport="websocket"}', 0))
-        row["outbox"] = {s: int(metrics.get(f'gotong_webhook_outbox_events{{status="{s}"}}', 0))
+        outbox_metrics = scrape(OUTBOX_METRICS[0]) if OUTBOX_METRICS else metrics
+        row["outbox"] = {s: int(outbox_metrics.get(f'gotong_webhook_outbox_events{{status="{s}"}}', 0))
                          for s in OUTBOX_STATUSES}  # fmt: skip
     except OSError as exc:  # a missed scrape is a gap in the row, not the end of the soak
         row["metrics_error"] = repr(exc)[:200]
@@ -193,13 +197,46 @@ def traced_serve(out_path: str, serve_args: list[str]) -> None:
 # -- the run -------------------------------------------------------------------------------------------------
 
 
+ENGINE_PID: list[int] = []  # the bridge's pid when the engine runs in its own process (--engine bridge)
+OUTBOX_METRICS: list[str] = []  # the separate worker's metrics (--engine bridge); else the server's
+
+
+def engine_env(engine: str) -> dict[str, str]:
+    """The server's database: in-process (mem://, surrealkv://) or the test bridge's engine in another process.
+
+    Why the bridge: the embedded engines keep memory per write transaction (bench/engine_memory.py), so the app
+    process's RSS mixes ours with the engine's. With the engine in the bridge's process (Node, @surrealdb/node,
+    tests/support/surreal_bridge), the server's RSS is the app's alone and the engine's is reported beside it.
+    """
+    if engine == "mem":
+        return {"SURREAL_ENDPOINT": "mem://"}
+    if engine == "surrealkv":
+        return {"SURREAL_ENDPOINT": f"surrealkv://{cb.WORK / 'soak'}/db"}
+    node = shutil.which("node")
+    if node is None or not (cb.BRIDGE_DIR / "node_modules").is_dir():
+        raise SystemExit("--engine bridge needs node and `npm ci` in tests/support/surreal_bridge")
+    bport = cb.free_port()
+    bridge = cb.PROCS.start([node, str(cb.BRIDGE_DIR / "bridge.js"), str(bport)], dict(os.environ), "bridge", bport)
+    ENGINE_PID.append(bridge.pid)
+    env = {"SURREAL_ENDPOINT": f"ws://127.0.0.1:{bport}/rpc", "SURREAL_NS": "soak", "SURREAL_DB": "main"}
+    migrated = subprocess.run([sys.executable, "manage.py", "surreal_migrate"], cwd=cb.ROOT,
+                              env=cb.server_env(**env), capture_output=True, text=True, timeout=300)  # fmt: skip
+    if migrated.returncode != 0:
+        raise SystemExit(f"surreal_migrate on the bridge failed: {migrated.stderr[-400:]}")
+    return env
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     rport = cb.free_port()
     receiver = start_receiver(rport, 0.0)
     cb.PROCS.items.append(receiver)  # stopped with the rest, by pid
-    endpoint = "mem://" if args.engine == "mem" else f"surrealkv://{cb.WORK / 'soak'}/db"
-    env = {"SURREAL_ENDPOINT": endpoint, "WEBHOOK_MARKOV_URL": f"http://127.0.0.1:{rport}/webhook",
-           "GOTONG_ROYONG_WEBHOOK_SECRET": SECRET}  # fmt: skip
+    env = {"WEBHOOK_MARKOV_URL": f"http://127.0.0.1:{rport}/webhook", "GOTONG_ROYONG_WEBHOOK_SECRET": SECRET}
+    env |= engine_env(args.engine)
+    if ENGINE_PID:  # a database server: webhooks go out through a separate worker, as in production
+        wport = cb.free_port()
+        cb.PROCS.start([sys.executable, "manage.py", "run_worker", "--metrics-port", str(wport)],
+                       cb.server_env(**env), "worker", wport)  # fmt: skip
+        OUTBOX_METRICS.append(f"http://127.0.0.1:{wport}")
     if args.trace_python:
         port = cb.free_port()
         cmd = [sys.executable, str(Path(__file__).resolve()), "--traced-serve", str(args.trace_python), "--port",
@@ -265,7 +302,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "minutes": args.minutes,
         "rate": args.rate,
         "webhook_rate": args.webhook_rate,
-        "endpoint": endpoint,
+        "endpoint": env["SURREAL_ENDPOINT"],
         "sockets": len(sockets),
         "connected": connected,
         "t0_wall_ms": t0_wall,
@@ -283,7 +320,7 @@ def drain_webhooks(base: str, contributions: int, timeout: float) -> dict[str, A
     started = time.monotonic()
     counts: dict[str, int] = {}
     while time.monotonic() - started < timeout:
-        metrics = scrape(base)
+        metrics = scrape(OUTBOX_METRICS[0] if OUTBOX_METRICS else base)
         counts = {s: int(metrics.get(f'gotong_webhook_outbox_events{{status="{s}"}}', 0)) for s in OUTBOX_STATUSES}
         open_ = counts["pending"] + counts["in_flight"] + counts["retrying"]
         if sum(counts.values()) >= contributions and open_ == 0:
@@ -294,7 +331,8 @@ def drain_webhooks(base: str, contributions: int, timeout: float) -> dict[str, A
 
 def brief(row: dict) -> str:
     ob = row.get("outbox", {})
-    return (f"load {row['load1']}, RSS {row['rss_kib'] / 1024:.1f} MiB, fds {row['fds']}, tasks "
+    engine = f" (engine process {row['engine_rss_kib'] / 1024:.1f} MiB)" if row.get("engine_rss_kib") else ""
+    return (f"load {row['load1']}, RSS {row['rss_kib'] / 1024:.1f} MiB{engine}, fds {row['fds']}, tasks "
             f"{row.get('asyncio_tasks')}, threads {row['threads']}, CPU {row['server_cpu_pct']} %, outbox "
             f"delivered {ob.get('delivered')} pending {ob.get('pending', 0) + ob.get('retrying', 0)} dead "
             f"{ob.get('dead_letter')}")  # fmt: skip
@@ -464,6 +502,10 @@ def table_rows(res: dict[str, Any]) -> list[list[str]]:
     def pcts(s: dict) -> str:
         return f"{s['p50']}/{s['p95']}/{s['p99']}" if s["n"] else "-"
 
+    def rss_cell(r: dict) -> str:  # the app's RSS, and the engine process's when it runs apart (--engine bridge)
+        engine = f" (engine {r['engine_rss_kib'] / 1024:.1f})" if r.get("engine_rss_kib") else ""
+        return f"{r['rss_kib'] / 1024:.1f}{engine}"
+
     def outbox(r: dict, *keys: str) -> str:
         ob = r.get("outbox")
         return str(sum(ob[k] for k in keys)) if ob else ("?" if "rss_kib" in r else "-")
@@ -473,7 +515,7 @@ def table_rows(res: dict[str, Any]) -> list[list[str]]:
     for r in [res["baseline"], *res["minutes"], *late, res["end"]]:
         if "rss_kib" in r:
             load_cells = [str(r["minute"]), str(r["load1"]), str(r["server_cpu_pct"] if r["server_cpu_pct"] is not None
-                          else "-"), f"{r['rss_kib'] / 1024:.1f}", str(r["fds"]), str(r.get("asyncio_tasks")),
+                          else "-"), rss_cell(r), str(r["fds"]), str(r.get("asyncio_tasks")),
                           str(r["threads"])]  # fmt: skip
         else:  # the overrun row: traffic only
             load_cells = [str(r["minute"])] + ["-"] * 6
@@ -541,7 +583,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=int, default=10, help=f"load minutes (10; 1 = smoke; <= {MAX_MINUTES})")
     parser.add_argument("--rate", type=float, default=50.0, help="chat messages/s over all 20 threads (target 2)")
     parser.add_argument("--webhook-rate", type=float, default=2.0, help="contributions (webhook events) per second")
-    parser.add_argument("--engine", choices=["surrealkv", "mem"], default="surrealkv")
+    parser.add_argument("--engine", choices=["surrealkv", "mem", "bridge"], default="surrealkv")
     parser.add_argument("--drain-timeout", type=float, default=180.0, help="max seconds for the outbox to empty")
     parser.add_argument("--client-procs", type=int, default=2, help="processes holding the 200 sockets")
     parser.add_argument(
