@@ -13,11 +13,8 @@ from apps.accounts.permissions import IsAuthenticated
 from apps.accounts.serializers import (
     ErrorEnvelopeSerializer,
     MeSerializer,
-    RefreshRequestDoc,
     RefreshSerializer,
-    SigninRequestDoc,
     SigninSerializer,
-    SignupRequestDoc,
     SignupSerializer,
     TokenPairSerializer,
 )
@@ -47,7 +44,7 @@ class PublicAuthView(APIView):
 class SignupView(PublicAuthView):
     @extend_schema(
         operation_id="auth_signup",
-        request=SignupRequestDoc,
+        request=SignupSerializer,
         responses={201: TokenPairSerializer, **_errors(400, 409, 415, 429)},
         auth=[],
     )
@@ -62,7 +59,7 @@ class SignupView(PublicAuthView):
 class SigninView(PublicAuthView):
     @extend_schema(
         operation_id="auth_signin",
-        request=SigninRequestDoc,
+        request=SigninSerializer,
         responses={200: TokenPairSerializer, **_errors(400, 401, 415, 429)},
         auth=[],
     )
@@ -77,7 +74,7 @@ class SigninView(PublicAuthView):
 class RefreshView(PublicAuthView):
     @extend_schema(
         operation_id="auth_refresh",
-        request=RefreshRequestDoc,
+        request=RefreshSerializer,
         responses={200: TokenPairSerializer, **_errors(400, 401, 415, 429)},
         auth=[],
     )

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.validators import ProhibitNullCharactersValidator, RegexValidator
+from django.core.validators import RegexValidator
 from rest_framework import serializers
 
-from apps.accounts.serializers import NO_NUL, StrictCharField
+from apps.accounts.serializers import NO_NUL, PatternText, StrictCharField
 from apps.core.openapi import DocumentedSerializer
 
 BODY_MAX = 2000
@@ -24,22 +24,6 @@ class StrictIntegerField(serializers.IntegerField):
         if isinstance(data, bool) or not isinstance(data, int):
             self.fail("invalid")
         return super().to_internal_value(data)
-
-
-class PatternText(StrictCharField):
-    """A ``StrictCharField`` whose NUL check is a regex, so drf-spectacular publishes it as ``pattern``.
-
-    DRF's ``CharField`` refuses NUL with Django's ``ProhibitNullCharactersValidator``, which the
-    document cannot show. Here a ``RegexValidator`` with the same message takes its place in the
-    list, so the answers (and their order when several checks fail) stay what they were. The regex
-    must refuse nothing but NUL once the earlier checks passed (a string, not blank after the
-    optional trimming): true of ``NO_NUL`` and of ``NON_BLANK`` on a trimmed, non-blank string.
-    """
-
-    def __init__(self, pattern: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        nul = RegexValidator(pattern, message=ProhibitNullCharactersValidator.message)
-        self.validators = [nul if isinstance(v, ProhibitNullCharactersValidator) else v for v in self.validators]
 
 
 def message_body(**kwargs: Any) -> PatternText:
