@@ -23,16 +23,11 @@ _TEXT = {
     429: "rate_limited (Retry-After header)",
     503: "unavailable",
 }
-_INDEX = {"type": "integer", "minimum": 0, "maximum": services.MAX_PARAM}
-_SIZE = {"type": "integer", "minimum": 1, "maximum": services.MAX_PARAM}
+_INDEX = {"type": "integer", "minimum": 0, "maximum": s.MAX_PARAM}  # the path's index: s.LeafIndex parses it
 
 
 def _errors(*statuses: int) -> dict[int, OpenApiResponse]:
     return {code: OpenApiResponse(ErrorEnvelopeSerializer, description=_TEXT[code]) for code in statuses}
-
-
-def _query(name: str, description: str, schema: dict[str, Any] = _SIZE) -> OpenApiParameter:
-    return OpenApiParameter(name, schema, OpenApiParameter.QUERY, required=True, description=description)
 
 
 class AnyAccept(BaseContentNegotiation):
@@ -114,10 +109,7 @@ class EntryView(PublicView):
 class InclusionProofView(PublicView):
     @extend_schema(
         operation_id="transparency_inclusion_proof",
-        parameters=[
-            _query("index", "the leaf index; an index at or past tree_size is 404", _INDEX),
-            _query("tree_size", "a tree size of the log (a checkpoint's size); beyond the log is 404"),
-        ],
+        parameters=[s.InclusionProofQuery],
         responses={200: s.InclusionProofSerializer, **_errors(400, 404, 429, 503)},
         auth=[],
     )
@@ -130,10 +122,7 @@ class InclusionProofView(PublicView):
 class ConsistencyProofView(PublicView):
     @extend_schema(
         operation_id="transparency_consistency_proof",
-        parameters=[
-            _query("first", "the older tree size; larger than second is 404"),
-            _query("second", "the newer tree size; beyond the log is 404"),
-        ],
+        parameters=[s.ConsistencyProofQuery],
         responses={200: s.ConsistencyProofSerializer, **_errors(400, 404, 429, 503)},
         auth=[],
     )

@@ -18,17 +18,18 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import re
 from typing import Any
 
 from django.conf import settings
 
 from apps.core import jobs
+from apps.core.api import validated
 from apps.core.db import Statement, UniqueViolation, UnitOfWork
-from apps.core.errors import AppError, NotFound, ValidationFailed
+from apps.core.errors import AppError, NotFound
 from apps.core.ids import now_ms
 from apps.transparency import tree
 from apps.transparency.repository import TransparencyRepository, append_leaf, b64
+from apps.transparency.serializers import ConsistencyProofQuery, EntryPath, InclusionProofQuery
 from apps.transparency.verifier import canonical_json, leaf_hash
 
 log = logging.getLogger(__name__)
@@ -36,10 +37,8 @@ log = logging.getLogger(__name__)
 #: Leaves integrated per transaction (their nodes are inserted in chunks of at most 400 rows).
 INTEGRATE_BATCH = 256
 #: Query values above this are refused before they reach the engine (JSON numbers stay exact up to here).
-MAX_PARAM = 2**53
 CHECKPOINT_EVENT = "transparency_checkpoint"
 SYSTEM_ACTOR = ("system", "system")
-_DIGITS = re.compile(r"[0-9]{1,16}")
 
 
 def repo() -> TransparencyRepository:
@@ -234,33 +233,6 @@ async def integrate_job() -> None:
 # -- public reads -------------------------------------------------------------------------------------------
 
 
-def parse_index(raw: Any, field: str, problems: dict[str, list[str]]) -> int | None:
-    """A non-negative decimal integer no larger than 2**53, or a problem recorded under ``field``."""
-    if raw is None or raw == "":
-        problems.setdefault(field, []).append("this field is required")
-        return None
-    text = str(raw)
-    if text.startswith("-") and _DIGITS.fullmatch(text[1:]):
-        problems.setdefault(field, []).append("must be a non-negative integer")
-        return None
-    if not _DIGITS.fullmatch(text):
-        if re.fullmatch(r"[0-9]+", text):
-            problems.setdefault(field, []).append(f"must be at most {MAX_PARAM}")
-        else:
-            problems.setdefault(field, []).append("must be a non-negative integer")
-        return None
-    value = int(text)
-    if value > MAX_PARAM:
-        problems.setdefault(field, []).append(f"must be at most {MAX_PARAM}")
-        return None
-    return value
-
-
-def _raise_if(problems: dict[str, list[str]]) -> None:
-    if problems:
-        raise ValidationFailed.for_fields(problems)
-
-
 async def public_key() -> str:
     key = await signer()
     return key.verifier_key() + "\n"
@@ -274,10 +246,7 @@ async def latest_checkpoint() -> str:
 
 
 async def entry(raw_index: Any) -> dict[str, Any]:
-    problems: dict[str, list[str]] = {}
-    index = parse_index(raw_index, "index", problems)
-    _raise_if(problems)
-    assert index is not None
+    index = validated(EntryPath, {"index": raw_index})["index"]
     r = repo()
     state = await r.state()
     if index >= state["head"]:
@@ -295,14 +264,8 @@ async def entry(raw_index: Any) -> dict[str, Any]:
 
 
 async def inclusion_proof(raw_index: Any, raw_size: Any) -> dict[str, Any]:
-    problems: dict[str, list[str]] = {}
-    index = parse_index(raw_index, "index", problems)
-    size = parse_index(raw_size, "tree_size", problems)
-    if size is not None and size < 1:
-        problems.setdefault("tree_size", []).append("must be at least 1")
-    _raise_if(problems)
-    assert index is not None
-    assert size is not None
+    query = validated(InclusionProofQuery, {"index": raw_index, "tree_size": raw_size})
+    index, size = query["index"], query["tree_size"]
     r = repo()
     integrated = (await r.state())["tree"]
     # Well-formed but naming a tree or leaf that does not exist (yet): 404, like an unknown entity.
@@ -322,15 +285,8 @@ async def inclusion_proof(raw_index: Any, raw_size: Any) -> dict[str, Any]:
 
 
 async def consistency_proof(raw_first: Any, raw_second: Any) -> dict[str, Any]:
-    problems: dict[str, list[str]] = {}
-    first = parse_index(raw_first, "first", problems)
-    second = parse_index(raw_second, "second", problems)
-    for name, value in (("first", first), ("second", second)):
-        if value is not None and value < 1:
-            problems.setdefault(name, []).append("must be at least 1")
-    _raise_if(problems)
-    assert first is not None
-    assert second is not None
+    query = validated(ConsistencyProofQuery, {"first": raw_first, "second": raw_second})
+    first, second = query["first"], query["second"]
     if first > second:
         raise NotFound(f"no consistency proof leads from size {first} to the smaller size {second}")
     r = repo()
