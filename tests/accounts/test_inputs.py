@@ -16,6 +16,7 @@ from drf_spectacular.generators import SchemaGenerator
 from apps.accounts import api as views
 from apps.accounts import serializers as s
 from tests.accounts.conftest import PASSWORD, post_json
+from tests.support.openapi_inputs import component_name, request_bodies, spy_on_validated
 
 NUL = "^[^\\u0000]*$"
 NUL_REFUSED = "Null characters are not allowed."
@@ -83,32 +84,17 @@ def generated() -> tuple[dict, SchemaGenerator]:
     return generator.get_schema(request=None, public=True), generator
 
 
-def _component(serializer: type) -> str:
-    """COMPONENT_SPLIT_REQUEST names a request component "<serializer name without Serializer>Request"."""
-    return serializer.__name__.removesuffix("Serializer") + "Request"
-
-
-def _auth_bodies(document: dict) -> dict[str, dict]:
-    """operationId → requestBody of every auth operation that has one."""
-    found = {}
-    for path, operations in document["paths"].items():
-        for operation in operations.values():
-            if path.startswith("/v1/auth/") and isinstance(operation, dict) and "requestBody" in operation:
-                found[operation["operationId"]] = operation["requestBody"]
-    return found
-
-
 def test_every_auth_operation_with_a_body_is_listed(generated):
     """A new operation (or one published from another class) must be added to the table, so it is checked."""
-    assert set(_auth_bodies(generated[0])) == set(REQUEST_BODIES)
+    assert set(request_bodies(generated[0], "/v1/auth/")) == set(REQUEST_BODIES)
 
 
 @pytest.mark.parametrize(("operation_id", "expected"), REQUEST_BODIES.items(), ids=list(REQUEST_BODIES))
 def test_each_body_is_published_as_its_validator(generated, operation_id, expected):
     document, generator = generated
     _, serializer, aliases = expected
-    name = _component(serializer)
-    body = _auth_bodies(document)[operation_id]
+    name = component_name(serializer)
+    body = request_bodies(document, "/v1/auth/")[operation_id]
     assert body["required"] is True
     assert body["content"] == {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}
     # The component was built from the validating class itself, not from a look-alike with the same name.
@@ -124,14 +110,7 @@ def test_the_published_schemas_are_the_ones_documented_before_the_merge(generate
 
 
 def test_every_view_parses_with_the_serializer_it_publishes(api, monkeypatch):
-    used: list[type] = []
-    real = views.validated
-
-    def spy(serializer_class: type, data: Any, **kwargs: Any) -> dict[str, Any]:
-        used.append(serializer_class)
-        return real(serializer_class, data, **kwargs)
-
-    monkeypatch.setattr(views, "validated", spy)
+    used = spy_on_validated(monkeypatch, views)
     credentials = {"email": "ana@example.com", "password": PASSWORD}
     bodies = {
         "auth_signup": lambda: {**credentials, "username": "ana"},

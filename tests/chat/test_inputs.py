@@ -17,6 +17,7 @@ from drf_spectacular.generators import SchemaGenerator
 from apps.chat import api, api_attachments
 from apps.chat import serializers as s
 from tests.evidence.fixtures import png
+from tests.support.openapi_inputs import component_name, request_bodies, spy_on_validated
 
 T = "/v1/chat/threads"
 UPLOAD = "/v1/chat/attachments/upload"
@@ -40,33 +41,18 @@ def document() -> dict:
     return SchemaGenerator().get_schema(request=None, public=True)
 
 
-def _component(serializer: type) -> str:
-    """COMPONENT_SPLIT_REQUEST names a request component "<serializer name without Serializer>Request"."""
-    return serializer.__name__.removesuffix("Serializer") + "Request"
-
-
-def _chat_bodies(document: dict) -> dict[str, dict]:
-    """operationId → requestBody of every chat operation that has one."""
-    found = {}
-    for path, operations in document["paths"].items():
-        for operation in operations.values():
-            if path.startswith("/v1/chat/") and isinstance(operation, dict) and "requestBody" in operation:
-                found[operation["operationId"]] = operation["requestBody"]
-    return found
-
-
 def test_every_chat_operation_with_a_body_is_listed(document):
     """A new operation (or one published from another class) must be added to the table, so it is checked."""
-    assert set(_chat_bodies(document)) == set(REQUEST_BODIES)
+    assert set(request_bodies(document, "/v1/chat/")) == set(REQUEST_BODIES)
 
 
 @pytest.mark.parametrize(("operation_id", "expected"), REQUEST_BODIES.items(), ids=list(REQUEST_BODIES))
 def test_each_body_is_published_as_its_validator(document, operation_id, expected):
     media_type, serializer = expected
-    body = _chat_bodies(document)[operation_id]
+    body = request_bodies(document, "/v1/chat/")[operation_id]
     assert body["required"] is True
-    assert body["content"] == {media_type: {"schema": {"$ref": f"#/components/schemas/{_component(serializer)}"}}}
-    published = document["components"]["schemas"][_component(serializer)]["properties"]
+    assert body["content"] == {media_type: {"schema": {"$ref": f"#/components/schemas/{component_name(serializer)}"}}}
+    published = document["components"]["schemas"][component_name(serializer)]["properties"]
     assert list(published) == list(serializer().fields)
 
 
@@ -93,15 +79,7 @@ def test_the_published_rules_are_the_ones_that_used_to_be_documented_apart(docum
 
 def test_every_view_parses_with_the_serializer_it_publishes(chat, local_storage, monkeypatch):
     ana, bob = chat.signup("ana"), chat.signup("bob")
-    used: list[type] = []
-    real = api.validated
-
-    def spy(serializer_class: type, data: Any, **kwargs: Any) -> dict[str, Any]:
-        used.append(serializer_class)
-        return real(serializer_class, data, **kwargs)
-
-    monkeypatch.setattr(api, "validated", spy)
-    monkeypatch.setattr(api_attachments, "validated", spy)
+    used = spy_on_validated(monkeypatch, api, api_attachments)
     tid = chat.thread(ana, privacy="private")["thread_id"]
     message = chat.send(ana, tid).json()["message_id"]
     file = SimpleUploadedFile("a.png", png(), "image/png")

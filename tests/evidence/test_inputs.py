@@ -14,6 +14,7 @@ from drf_spectacular.generators import SchemaGenerator
 from apps.core.db import run_sync
 from apps.evidence import inputs
 from tests.evidence.conftest import rfc3339
+from tests.support.openapi_inputs import component_name
 
 REQUEST_BODIES = {
     ("/v1/contributions", "post"): inputs.ContributionCreateSerializer,
@@ -33,17 +34,15 @@ def document() -> dict:
     return SchemaGenerator().get_schema(request=None, public=True)
 
 
-def _component(serializer: type) -> str:
-    return serializer.__name__.removesuffix("Serializer") + "Request"
-
-
 @pytest.mark.parametrize(("operation", "serializer"), REQUEST_BODIES.items(), ids=lambda v: str(v))
 def test_each_body_is_published_as_its_validator(document, operation, serializer):
     path, method = operation
     body = document["paths"][path][method]["requestBody"]
     assert body["required"] is True
-    assert body["content"]["application/json"]["schema"] == {"$ref": f"#/components/schemas/{_component(serializer)}"}
-    published = document["components"]["schemas"][_component(serializer)]["properties"]
+    assert body["content"]["application/json"]["schema"] == {
+        "$ref": f"#/components/schemas/{component_name(serializer)}"
+    }
+    published = document["components"]["schemas"][component_name(serializer)]["properties"]
     assert list(published) == list(serializer().fields)  # the spec's order, which is also the check order
 
 

@@ -12,6 +12,7 @@ from apps.core.errors import ValidationFailed
 from apps.moderation import serializers, services
 from apps.moderation.domain import SYSTEM, DecisionInput, ReportInput
 from tests.moderation.conftest import decision, ledger_count
+from tests.support.openapi_inputs import spy_on_validated
 
 VALID = {
     "content_id": "item-1",
@@ -143,14 +144,7 @@ def test_every_operation_is_parsed_by_the_serializer_it_publishes(make_user, mon
     author, mod = make_user("ana"), make_user("mia", role="moderator")
     thread = author.thread()
     message = author.send(thread, "hello")["message_id"]
-    used: list[type] = []
-    real = serializers.validated
-
-    def spy(serializer_class: type, data: Any, **kwargs: Any) -> dict[str, Any]:
-        used.append(serializer_class)
-        return real(serializer_class, data, **kwargs)
-
-    monkeypatch.setattr(serializers, "validated", spy)
+    used = spy_on_validated(monkeypatch, serializers)
     calls = {
         "moderations_create": lambda: mod.post("/v1/moderations", decision(message)),
         "moderations_appeal": lambda: author.post(f"/v1/moderations/{message}/appeals", {"statement": "a joke"}),
