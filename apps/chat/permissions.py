@@ -32,7 +32,10 @@ def is_active(member: dict[str, Any] | None) -> bool:
 
 async def access(principal: Principal, thread_id: str, *, member_required: bool = True) -> Access:
     """The thread and the caller's membership. Private threads are invisible (404) to non-members;
-    public ones answer 403 where membership is required."""
+    public ones answer 403 where membership is required.
+
+    A send does not call this: the same rule runs inside its transaction (``repository.SEND_GUARD_SQL``, so the
+    send is one round trip); a change to the rule here must be made there too."""
     repo = ChatRepository()
     thread = await repo.get_thread(thread_id)
     if thread is None:

@@ -10,6 +10,7 @@ has both bounds computed from ``seq`` and comes back ascending by key.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from apps.accounts.repository import AccountsRepository
@@ -40,9 +41,37 @@ IF array::len($claimed) != array::len($att) { THROW 'attachment_unavailable' };
 SELECT * FROM ONLY type::record('chat_message', [$t, $th.last_seq]);
 """
 )
+# The checks of a send, before its write and in its transaction (``ChatRepository.send``): the thread exists,
+# the sender's membership is active (private: the same 404 as an unknown thread; public: 403), the sender is not
+# muted, and (with attachments) every id is listed once and is an upload of the sender. Each refusal THROWs its
+# marker before anything is written. Accepted by the embedded 3.2 engine and the 3.0 bridge
+# (tests/chat/test_send_round_trips.py runs both).
+SEND_GUARD_SQL = """
+LET $thread = (SELECT privacy_level FROM ONLY type::record('chat_thread', $t));
+IF $thread = NONE { THROW 'thread_not_found' };
+LET $member = (SELECT left_at_ms, mute_until_ms FROM ONLY type::record('chat_member', [$t, $row.author_id]));
+IF $member = NONE OR $member.left_at_ms != NONE {
+    THROW IF $thread.privacy_level = 'private' { 'thread_not_found' } ELSE { 'not_a_member' }
+};
+IF $member.mute_until_ms != NONE AND $member.mute_until_ms > $now {
+    THROW 'muted:' + <string> $member.mute_until_ms
+};
+"""
+ATTACHMENT_GUARD_SQL = """
+LET $own = (SELECT VALUE attachment_id FROM array::map($att, |$i| type::record('chat_attachment', $i))
+    WHERE owner_id = $row.author_id);
+IF array::len(array::distinct($att)) != array::len($att) OR array::len($own) != array::len($att) {
+    THROW 'attachment_not_own'
+};
+"""
+SEND_SQL = SEND_GUARD_SQL + APPEND_SQL
+SEND_WITH_ATTACHMENTS_SQL = SEND_GUARD_SQL + ATTACHMENT_GUARD_SQL + APPEND_WITH_ATTACHMENTS_SQL
 # How far back ``thread_summaries`` looks for the caller's own unread messages (bounded read).
 OWN_UNREAD_WINDOW = 500
 THREAD_NOT_FOUND = "thread_not_found"
+NOT_MEMBER = "not_a_member"
+MUTED = "muted"
+ATTACHMENT_NOT_OWN = "attachment_not_own"
 ATTACHMENT_UNAVAILABLE = "attachment_unavailable"
 
 
@@ -59,7 +88,29 @@ def _clean_all(rows: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
 
 
 class AttachmentUnavailable(Exception):
-    """An attachment of a send is unknown, someone else's, or already used by another message."""
+    """An attachment of a send is already used by another message (claimed after the write, all or nothing)."""
+
+
+class SendRefused(Exception):
+    """A send's transaction refused before writing: ``reason`` is ``THREAD_NOT_FOUND``, ``NOT_MEMBER``,
+    ``MUTED`` (with ``mute_until_ms``) or ``ATTACHMENT_NOT_OWN``; the service turns it into the answer."""
+
+    def __init__(self, reason: str, mute_until_ms: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.mute_until_ms = mute_until_ms
+
+
+def _send_refusal(message: str) -> Exception | None:
+    """The domain exception of a send's THROW marker (``None``: not one of ours)."""
+    if match := re.search(r"muted:(\d+)", message):
+        return SendRefused(MUTED, mute_until_ms=int(match.group(1)))
+    if ATTACHMENT_UNAVAILABLE in message:
+        return AttachmentUnavailable()
+    for reason in (THREAD_NOT_FOUND, NOT_MEMBER, ATTACHMENT_NOT_OWN):
+        if reason in message:
+            return SendRefused(reason)
+    return None
 
 
 class ChatRepository(Repository):
@@ -225,26 +276,29 @@ class ChatRepository(Repository):
             raise
         return _clean(first_row(results[-1]))
 
-    async def append_message_with_attachments(
-        self, thread_id: str, row: dict[str, Any], now_ms: int, attachment_ids: list[str]
-    ) -> dict[str, Any] | None:
-        """``append_message`` that also claims ``attachment_ids`` for the new message, all or nothing.
+    async def send(self, thread_id: str, row: dict[str, Any], now_ms: int, attachment_ids: list[str]) -> dict[str, Any]:
+        """A whole send in ONE round trip: the checks of ``SEND_GUARD_SQL`` (and ``ATTACHMENT_GUARD_SQL``), then
+        ``append_message``'s write (claiming ``attachment_ids`` for the new message, all or nothing), then the
+        stored row. The sender is ``row["author_id"]``.
 
-        Raises ``AttachmentUnavailable`` when one of them is not the sender's or is already used.
+        Raises ``SendRefused`` when a check fails and ``AttachmentUnavailable`` when an attachment is already
+        used; nothing is written then. A reused request id raises ``UniqueViolation`` (the CREATE comes before
+        the claim), as in ``append_message``.
         """
+        sql, operation = (
+            (SEND_WITH_ATTACHMENTS_SQL, "chat_send_attachments") if attachment_ids else (SEND_SQL, "chat_send")
+        )
+        variables = {"t": thread_id, "row": row, "now": now_ms, "att": attachment_ids}
         try:
-            results = await self.db.write(
-                APPEND_WITH_ATTACHMENTS_SQL,
-                {"t": thread_id, "row": row, "now": now_ms, "att": attachment_ids},
-                operation="chat_send_attachments",
-            )
+            results = await self.db.write(sql, variables, operation=operation)
         except Thrown as exc:
-            if THREAD_NOT_FOUND in exc.message:
-                return None
-            if ATTACHMENT_UNAVAILABLE in exc.message:
-                raise AttachmentUnavailable() from exc
-            raise
-        return _clean(first_row(results[-1]))
+            refusal = _send_refusal(exc.message)
+            if refusal is None:
+                raise
+            raise refusal from exc
+        stored = _clean(first_row(results[-1]))
+        assert stored is not None  # the guard THROWs for a missing thread: a committed send has its row
+        return stored
 
     # -- attachments ------------------------------------------------------
 

@@ -11,12 +11,20 @@ from typing import Any
 
 from apps.accounts.domain import Principal
 from apps.chat import fanout, mentions, realtime, uploads
+from apps.chat.attachments import with_attachments
 from apps.chat.permissions import NOT_A_MEMBER, Access, access, is_active
 from apps.chat.presenters import member_view, message_view, thread_view
-from apps.chat.repository import AttachmentUnavailable, ChatRepository
+from apps.chat.repository import (
+    ATTACHMENT_NOT_OWN,
+    MUTED,
+    NOT_MEMBER,
+    AttachmentUnavailable,
+    ChatRepository,
+    SendRefused,
+)
 from apps.core import context
 from apps.core.db import UniqueViolation
-from apps.core.errors import Conflict, Forbidden, NotFound
+from apps.core.errors import AppError, Conflict, Forbidden, NotFound
 from apps.core.ids import new_id, now_ms
 from apps.core.ratelimit import limiter
 
@@ -262,15 +270,18 @@ async def list_messages(
 
 
 async def send_message(principal: Principal, thread_id: str, *, body: str, attachments: list[str]) -> dict:
-    """Append a message with the next ``seq``. Idempotent forever on ``(thread_id, X-Request-ID)``."""
+    """Append a message with the next ``seq``. Idempotent forever on ``(thread_id, X-Request-ID)``.
+
+    A plain send is ONE database round trip (issue 14): the checks of ``permissions.access`` (404 unknown or
+    private non-member, 403 public non-member), the mute, the attachments' ownership, the next ``seq``, the row
+    and the attachments' claim are one transaction (``ChatRepository.send``, refusals in today's order), and the
+    sender's view takes the author from the signed-in principal (``_sender_view``). Reads happen beside it only
+    when needed: the thread's member names when the body has ``@`` candidates (``mentions.resolve``, before the
+    transaction: a refused send discards its result), the attachment rows of the view, the original message of
+    a replayed request id, and ``uploads.check_own`` to word an attachment refusal exactly as before.
+    """
     await limiter.hit("chat_send", principal.user_id)
-    found = await access(principal, thread_id)
-    mute_until = found.member.get("mute_until_ms") if found.member else None
     now = now_ms()
-    if mute_until is not None and mute_until > now:
-        raise Forbidden("you are muted in this thread", details={"reason": "muted", "mute_until_ms": mute_until})
-    if attachments:
-        await uploads.check_own(principal, attachments)
     request_id, correlation_id = context.request_ids()
     row = {
         "thread_id": thread_id,
@@ -288,10 +299,9 @@ async def send_message(principal: Principal, thread_id: str, *, body: str, attac
     }
     repo = _repo()
     try:
-        if attachments:
-            stored = await repo.append_message_with_attachments(thread_id, row, now, list(attachments))
-        else:
-            stored = await repo.append_message(thread_id, row, now)
+        stored = await repo.send(thread_id, row, now, list(attachments))
+    except SendRefused as exc:
+        raise await _send_refused(principal, exc, attachments) from exc
     except AttachmentUnavailable as exc:
         raise Conflict("an attachment is already used by another message (each is used once)") from exc
     except UniqueViolation as exc:
@@ -303,10 +313,31 @@ async def send_message(principal: Principal, thread_id: str, *, body: str, attac
                 "X-Request-ID was already used in this thread", details={"reason": "idempotency_key_reused"}
             ) from exc
         return (await views_of([stored], principal))[0]
-    if stored is None:
-        raise NotFound("thread not found")
     await realtime.publish(thread_id, "message", seq=stored["seq"], message_id=stored["message_id"], row=stored)
-    return (await views_of([stored], principal))[0]
+    return await _sender_view(stored, principal)
+
+
+async def _send_refused(principal: Principal, refused: SendRefused, attachments: list[str]) -> AppError:
+    """The answer to a send its transaction refused: the same errors ``access``, the mute check and
+    ``uploads.check_own`` gave when they ran as separate reads before the write."""
+    if refused.reason == MUTED:
+        details = {"reason": "muted", "mute_until_ms": refused.mute_until_ms}
+        return Forbidden("you are muted in this thread", details=details)
+    if refused.reason == NOT_MEMBER:
+        return Forbidden(NOT_A_MEMBER)
+    if refused.reason == ATTACHMENT_NOT_OWN:
+        await uploads.check_own(principal, attachments)  # raises the refusal naming the first bad attachment
+        return NotFound("unknown attachment", details={"fields": {"attachments": list(attachments)}})
+    return NotFound("thread not found")
+
+
+async def _sender_view(row: dict[str, Any], principal: Principal) -> dict:
+    """The sender's own view of the message they just sent, without reading the author back: the author is the
+    signed-in principal, built from the current user record at authentication, i.e. the same
+    ``{user_id, username, role}`` that ``views_of`` would read. Attachment rows are read when there are some."""
+    author = {"user_id": principal.user_id, "username": principal.username, "role": principal.role}
+    (loaded,) = await with_attachments([row])
+    return message_view(loaded, {principal.user_id: author}, principal)
 
 
 async def _own_message(principal: Principal, thread_id: str, message_id: str) -> tuple[Access, dict[str, Any]]:

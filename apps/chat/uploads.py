@@ -3,7 +3,7 @@
 The view hands over the spooled file; this module checks it in a worker thread
 (``asyncio.to_thread``: hashing and storage I/O block), stores it, then writes
 the ``chat_attachment`` row. Sends claim attachments in their own transaction
-(``ChatRepository.append_message_with_attachments``).
+(``ChatRepository.send``).
 """
 
 from __future__ import annotations
