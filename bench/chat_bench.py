@@ -8,14 +8,20 @@ Not a timed test. Servers are real ``manage.py serve`` processes on free loopbac
    data layer in-process on mem:// and the HTTP boundary; then the hot thread at 100,000 (p50 ratio).
 2. send -> delivery: 200 WebSockets over 20 threads, 50 msg/s for ``--duration`` s; ACK and delivery
    percentiles; every socket checks its seq sequence (no loss, no duplicates).
-3. 5,000 idle authenticated WebSockets + target 2's load: server RSS growth per socket.
+3. 5,000 idle WebSockets, each authenticated as its own user (seeded in the server process by
+   bench/chat_serve_users.py, a member of the thread it watches) + target 2's load: RSS growth per socket.
 4. Redis transport: two servers on the test-only ws:// SurrealDB bridge + redis-server; send on A,
    sockets on B.
 7. Python ceiling: bench/bare_ws_server.py under the same load, and both saturated (closed loop).
 
-    python bench/chat_bench.py [--quick] [--targets 1,2,3,4,7] [--duration 20] [--idle 5000]
+    python bench/chat_bench.py [--quick] [--targets 1,2,3,4,7] [--duration 20] [--idle 5000] [--profile]
 
-Prints one table; writes bench/results/chat.json.
+Every load phase on our server also reports its server CPU and GC pauses (``gotong_gc_pause_seconds`` from
+``/metrics``, "n/a" when absent) and the load average. ``--profile`` records the server with py-spy during our
+saturated closed loop and during target 3's load, and prints where the CPU goes per sent message and per
+delivered frame (bench/profile_breakdown.py); stacks in bench/results/profile-<phase>.txt.
+
+Prints one table; writes bench/results/chat.json (and, with ``--profile``, a section of bench/results/chat.md).
 """
 
 from __future__ import annotations
@@ -38,7 +44,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from stats import free_port, load, summary  # bench/ is on sys.path (the script's own folder)
+import profile_breakdown as pb  # bench/ is on sys.path (the script's own folder)
+from stats import free_port, load, summary
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -90,12 +97,13 @@ class Procs:
     def __init__(self) -> None:
         self.items: list[subprocess.Popen] = []
 
-    def start(self, cmd: list[str], env: dict[str, str], name: str, port: int | None = None) -> subprocess.Popen:
+    def start(self, cmd: list[str], env: dict[str, str], name: str, port: int | None = None,
+              timeout: float = 90) -> subprocess.Popen:  # fmt: skip
         log = (WORK / f"{name}.log").open("wb")
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         self.items.append(proc)
         if port is not None:
-            wait_port(port, proc, name)
+            wait_port(port, proc, name, timeout)
         return proc
 
     def stop(self, proc: subprocess.Popen) -> None:
@@ -402,8 +410,13 @@ async def _sender(mode, base, plans, rate, duration, concurrency, go, out, cutof
 
 
 def run_load(mode: str, send_base: str, ws_base: str, plans: list[dict], *, rate: float | None, duration: float,
-             client_procs: int = 2, concurrency: int = 200, server_pid: int | None = None) -> dict:  # fmt: skip
-    """One load run: client processes hold the sockets, one sender process sends; results merged."""
+             client_procs: int = 2, concurrency: int = 200, server_pid: int | None = None,
+             probe: pb.PhaseProbe | None = None) -> dict:  # fmt: skip
+    """One load run: client processes hold the sockets, one sender process sends; results merged.
+
+    ``probe`` (our server only) measures the server over the same window: CPU by thread kind, GC pauses and,
+    when profiling, py-spy stacks.
+    """
     ctx = mp.get_context("spawn")
     ready, out_c, out_s = ctx.Queue(), ctx.Queue(), ctx.Queue()
     go, stop = ctx.Event(), ctx.Event()
@@ -420,6 +433,8 @@ def run_load(mode: str, send_base: str, ws_base: str, plans: list[dict], *, rate
     time.sleep(1.0)  # let the server finish each stream's connect sequence
     cpu0 = cpu_seconds(server_pid) if server_pid else None
     load_before = load()
+    if probe is not None:
+        probe.start()
     started = time.monotonic()
     go.set()
     sent = out_s.get(timeout=duration + 300)
@@ -428,6 +443,7 @@ def run_load(mode: str, send_base: str, ws_base: str, plans: list[dict], *, rate
     results = [out_c.get(timeout=120) for _ in clients]
     wall = time.monotonic() - started
     cpu = (cpu_seconds(server_pid) - cpu0) / wall * 100 if server_pid else None
+    server = probe.stop() if probe is not None else None
     for proc in [*clients, sender]:
         proc.join(30)
         if proc.is_alive():
@@ -436,6 +452,7 @@ def run_load(mode: str, send_base: str, ws_base: str, plans: list[dict], *, rate
     delivery = [v for r in results for v in r["delivery"]]
     frames = sum(r["frames"] for r in results)
     expected_frames = sum(sent["last"].get(p["thread_id"], 0) * len(p["sockets"]) for p in plans)
+    extra = {} if server is None else {"server": server, "breakdown": pb.breakdown(server, len(sent["acks"]), frames)}
     return {
         "mode": mode,
         "sockets": len(sockets),
@@ -461,7 +478,7 @@ def run_load(mode: str, send_base: str, ws_base: str, plans: list[dict], *, rate
         "server_cpu_pct": round(cpu, 1) if cpu is not None else None,
         "load_before": load_before,
         "load_after": load(),
-    }
+    } | extra
 
 
 # -- target 1 ----------------------------------------------------------------------------------------------------
@@ -570,30 +587,52 @@ def target1(args) -> dict:
 
 
 def target2_3(args, results: dict) -> None:
-    proc, port = start_server("serve-t2", SURREAL_ENDPOINT="mem://")
+    proc, port, watchers = start_app_server(args)
     base, ws_base = f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}"
     users = asyncio.run(make_users(base, USERS))
     if "2" in args.targets or "7" in args.targets:
         plans = asyncio.run(make_threads(base, users, THREADS, PER_THREAD))
         results["t2"] = run_load("app", base, ws_base, plans, rate=args.rate, duration=args.duration,
-                                 server_pid=proc.pid)  # fmt: skip
+                                 server_pid=proc.pid, probe=probe_for(args, proc, base))  # fmt: skip
         results["t2"]["server_rss_kib"] = rss_kib(proc.pid)
         print_load("2 send->delivery", results["t2"])
-        if "7" in args.targets:
-            plans = asyncio.run(make_threads(base, users, THREADS, PER_THREAD))
-            results["t7_app_saturated"] = run_load("app", base, ws_base, plans, rate=None,
-                                                   duration=args.duration, concurrency=args.concurrency,
-                                                   server_pid=proc.pid)  # fmt: skip
-            print_load("7 ours saturated", results["t7_app_saturated"])
+    if "7" in args.targets or args.profile:  # the profile's saturated phase is target 7's closed loop
+        plans = asyncio.run(make_threads(base, users, THREADS, PER_THREAD))
+        results["t7_app_saturated"] = run_load("app", base, ws_base, plans, rate=None, duration=args.duration,
+                                               concurrency=args.concurrency, server_pid=proc.pid,
+                                               probe=probe_for(args, proc, base, "saturated"))  # fmt: skip
+        print_load("7 ours saturated", results["t7_app_saturated"])
     if "3" in args.targets:
-        results["t3"] = target3(args, proc, base, ws_base, users)
+        results["t3"] = target3(args, proc, base, ws_base, users, watchers)
     PROCS.stop(proc)
 
 
-def target3(args, proc, base: str, ws_base: str, users: list[dict]) -> dict:
-    # Idle sockets sit on threads that get no traffic: one thread per user, that user's own token.
-    idle_threads = asyncio.run(make_threads(base, users, USERS, 1))
-    sockets = [(idle_threads[k % USERS]["thread_id"], idle_threads[k % USERS]["sender"]) for k in range(args.idle)]
+def start_app_server(args) -> tuple[subprocess.Popen, int, list[dict]]:
+    """The embedded server of targets 2/3/7; with target 3, seeded first with one account per idle socket."""
+    if "3" not in args.targets:
+        proc, port = start_server("serve-t2", SURREAL_ENDPOINT="mem://")
+        return proc, port, []
+    port, info_path = free_port(), WORK / "watchers.json"
+    cmd = [sys.executable, str(BENCH / "chat_serve_users.py"), "--port", str(port), "--info", str(info_path),
+           "--users", str(args.idle), "--threads", str(THREADS)]  # fmt: skip
+    t = time.monotonic()
+    proc = PROCS.start(cmd, server_env(SURREAL_ENDPOINT="mem://"), "serve-t2", port, timeout=900)
+    info = json.loads(info_path.read_text())
+    print(f"  [3 seed] {len(info['watchers'])} users, sign-ins and memberships of {len(info['threads'])} threads "
+          f"seeded in the server in {info['seed_seconds']} s (up in {time.monotonic() - t:.1f} s), load {load()}",
+          flush=True)  # fmt: skip
+    return proc, port, info["watchers"]
+
+
+def probe_for(args, proc: subprocess.Popen, base: str, phase: str | None = None) -> pb.PhaseProbe:
+    """CPU and GC of our server over one load phase; py-spy stacks too when ``--profile`` names the phase."""
+    profile = BENCH / "results" / f"profile-{phase}.txt" if args.profile and phase else None
+    return pb.PhaseProbe(proc.pid, f"{base}/metrics", profile, rate=args.profile_rate)
+
+
+def target3(args, proc, base: str, ws_base: str, users: list[dict], watchers: list[dict]) -> dict:
+    # Idle sockets sit on threads that get no traffic; socket i is watcher i's own sign-in (a member of its thread).
+    sockets = [(w["thread_id"], w["token"]) for w in watchers[: args.idle]]
     time.sleep(1)
     rss_before = rss_kib(proc.pid)
     ctx = mp.get_context("spawn")
@@ -606,13 +645,16 @@ def target3(args, proc, base: str, ws_base: str, users: list[dict]) -> dict:
         p.start()
     connected = sum(ready.get(timeout=600) for _ in idlers)
     connect_s = time.monotonic() - t
+    print(f"  [3 idle] {connected}/{len(sockets)} sockets of {len({u for _t, u in sockets})} distinct tokens "
+          f"connected in {connect_s:.1f} s, load {load()}", flush=True)  # fmt: skip
     time.sleep(3)
     rss_after = rss_kib(proc.pid)
     idle_cpu0, idle_t0 = cpu_seconds(proc.pid), time.monotonic()
     time.sleep(5)
     idle_cpu = (cpu_seconds(proc.pid) - idle_cpu0) / (time.monotonic() - idle_t0) * 100
     plans = asyncio.run(make_threads(base, users, THREADS, PER_THREAD))
-    under = run_load("app", base, ws_base, plans, rate=args.rate, duration=args.duration, server_pid=proc.pid)
+    under = run_load("app", base, ws_base, plans, rate=args.rate, duration=args.duration, server_pid=proc.pid,
+                     probe=probe_for(args, proc, base, "idle-load"))  # fmt: skip
     print_load("3 load + idle", under)
     rss_end = rss_kib(proc.pid)
     stop.set()
@@ -623,6 +665,7 @@ def target3(args, proc, base: str, ws_base: str, users: list[dict]) -> dict:
             p.terminate()
     return {
         "idle_target": args.idle,
+        "idle_distinct_users": len({w["user_id"] for w in watchers[: args.idle]}),
         "idle_connected": connected,
         "connect_seconds": round(connect_s, 1),
         "idle_failures": sum(i["failures"] for i in idle),
@@ -692,6 +735,11 @@ def print_load(name: str, r: dict) -> None:
           f"{r['delivery_ms']['p50']}/{r['delivery_ms']['p95']} ms, frames {r['frames']}/{r['expected_frames']} "
           f"({r['frames_per_s']}/s), lost {r['lost']} dup {r['duplicated']} disorder {r['out_of_order']}, "
           f"server CPU {r['server_cpu_pct']} %, load {r['load_before']}->{r['load_after']}", flush=True)  # fmt: skip
+    if "server" in r:
+        print("    " + pb.gc_line(r["server"]["gc"]), flush=True)
+    if r.get("breakdown"):
+        print("\n".join(pb.table_lines(f"    [{name}] server CPU by component", r["breakdown"], r["server"],
+                                       markdown=False)), flush=True)  # fmt: skip
 
 
 def verdicts(res: dict) -> list[tuple[str, str, str, str]]:
@@ -756,6 +804,14 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32, help="closed-loop senders of the saturated runs")
     parser.add_argument("--catchup-runs", type=int, default=None, help="queries per catch-up figure (200; quick 50)")
     parser.add_argument("--json", type=Path, default=BENCH / "results" / "chat.json")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy the server during our saturated run and target 3's load (CPU by component)",
+    )
+    parser.add_argument("--profile-rate", type=int, default=200, help="py-spy samples per second")
+    parser.add_argument("--md", type=Path, default=BENCH / "results" / "chat.md",
+                        help="Markdown file whose --profile section is (re)written")  # fmt: skip
     args = parser.parse_args()
     args.targets = set(args.targets.split(","))
     args.duration = args.duration or (5.0 if args.quick else 20.0)
@@ -784,7 +840,7 @@ def main() -> None:
     try:
         for keys, title, step in steps:
             if args.targets & set(keys):
-                print(title, "...", flush=True)
+                print(title, f"... (load {load()})", flush=True)
                 try:
                     step()
                 except Exception as exc:  # one failing target must not lose the others' figures
@@ -802,6 +858,8 @@ def main() -> None:
     for name, text, goal, verdict in res["verdicts"]:
         print(f"{name:<18} {verdict:<7} {goal:<40} {text}")
     print(f"load average start {res['load_at_start']} end {res['load_at_end']} (2 cores, shared machine)")
+    if args.profile:
+        print("\n".join(["", *pb.report(res, args.md, args.profile_rate)]))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(res, indent=2) + "\n")
     print(f"wrote {args.json}; server logs in {WORK}")

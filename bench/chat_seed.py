@@ -1,4 +1,5 @@
-"""Seeding helpers of the chat benchmark (bench/chat_bench.py): bulk rows shaped like the append path.
+"""Seeding helpers of the chat benchmark (bench/chat_bench.py): bulk rows shaped like the append path, and
+(``seed_watchers``) one signed-in account per idle socket of target 3.
 
 Rows are written in transactions of at most 500 (bulk INSERT of 5,000 is pathologically slow on the
 embedded 3.x engine, notes/environment.md). Ids are ``chat_message:[thread_id, seq]`` and
@@ -83,3 +84,75 @@ async def grow_thread(db: Any, thread_id: str, *, start: int, to: int, now: int)
         hi = min(to, lo + 20 * BATCH - 1)
         await insert_messages(db, [message_row(thread_id, s, now) for s in range(lo, hi + 1)])
     await db.write(SET_LAST_SQL, {"t": thread_id, "n": to, "now": now}, operation="bench_seed")
+
+
+# -- target 3: one account per idle socket ------------------------------------------------------------------------
+
+USERS_PER_COMMIT = 250  # two statements per user (user + token family): 500 per transaction, as above
+
+
+async def seed_watchers(*, users: int, threads: int, password: str, tag: str) -> dict[str, Any]:
+    """``users`` distinct accounts, each signed in once and a member of one of ``threads`` public threads.
+
+    Why not ``POST /v1/auth/signup`` 5,000 times: every sign-up hashes its password with argon2id, minutes of
+    CPU on a 2-core machine. Here, in the server process before it serves (``bench/chat_serve_users.py``):
+
+    * the password is hashed ONCE by ``accounts.services.hash_password`` and that PHC string is stored for every
+      account (each can still sign in with ``password``; only the salt is shared);
+    * user rows come from ``accounts.services.new_user_row`` and token families from ``services._family_row``,
+      written with the accounts repository's own statements (``create_user_statement``,
+      ``create_family_statement``): the rows sign-up commits, 250 accounts per transaction;
+    * each access token is minted by ``services._issue`` (simplejwt, the sign-up code path), so every socket
+      presents its own user and sign-in: the hub re-validates ``users`` distinct principals and families;
+    * thread k is created by ``chat.services.create_thread`` (its owner is watcher k); the others join with
+      the row ``chat.services.join`` writes (``_member_row`` through ``ChatRepository.put_member``).
+
+    Watcher i watches thread ``i % threads``. Returns ``{"watchers": [{user_id, token, thread_id}], "threads"}``.
+    """
+    from apps.chat import services as chat
+    from apps.chat.repository import ChatRepository
+    from apps.core.ids import now_ms
+
+    watchers, principals = await _seed_accounts(users, password, tag)
+    thread_ids = []
+    for owner in principals[: max(1, min(threads, users))]:
+        thread = await chat.create_thread(owner, scope_id="bench", privacy_level="public", title=None)
+        thread_ids.append(thread["thread_id"])
+    repo, now = ChatRepository(), now_ms()
+    for i, watcher in enumerate(watchers):
+        watcher["thread_id"] = thread_ids[i % len(thread_ids)]
+        if i >= len(thread_ids):  # watchers 0..threads-1 own their thread already
+            await repo.put_member(chat._member_row(watcher["thread_id"], watcher["user_id"], "member", now))
+    return {"watchers": watchers, "threads": thread_ids}
+
+
+async def _seed_accounts(users: int, password: str, tag: str) -> tuple[list[dict[str, Any]], list[Any]]:
+    """Accounts with one token family each, committed like sign-up does; their tokens and principals."""
+    from apps.accounts import services as accounts
+    from apps.accounts.domain import Principal
+    from apps.accounts.repository import AccountsRepository
+    from apps.accounts.tokens import access_jti_for
+    from apps.core.db import UnitOfWork
+    from apps.core.ids import new_id
+
+    encoded = await accounts.hash_password(password)
+    repo = AccountsRepository()
+    watchers: list[dict[str, Any]] = []
+    principals: list[Principal] = []
+    for start in range(0, users, USERS_PER_COMMIT):
+        uow = UnitOfWork()
+        for i in range(start, min(users, start + USERS_PER_COMMIT)):
+            name = f"{tag}w{i}"
+            row = accounts.new_user_row(email=f"{name}@example.com", username=name, password_hash=encoded,
+                                        community_id="default", role="user")  # fmt: skip
+            family_id = new_id()
+            issued, jti = accounts._issue(row, family_id)
+            family = accounts._family_row(row["user_id"], family_id, jti, issued.refresh_expires_at_ms)
+            uow.add(repo.create_user_statement(row))
+            uow.add(repo.create_family_statement(family))
+            watchers.append({"user_id": row["user_id"], "token": issued.access_token})
+            principals.append(Principal(user_id=row["user_id"], username=name, email=row["email"], role="user",
+                                        community_id="default", jti=access_jti_for(jti), family_id=family_id,
+                                        via="bearer"))  # fmt: skip
+        await uow.commit(operation="bench_seed_users")
+    return watchers, principals
