@@ -6,13 +6,18 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gotong.settings")
 
 import json
 
+import django
 from channels.routing import ProtocolTypeRouter, URLRouter
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
-from django.core.asgi import get_asgi_application
 from django.core.exceptions import SuspiciousOperation
 from django.urls import re_path
 
-django_core_app = get_asgi_application()
+django.setup(set_prefix=False)  # what get_asgi_application() does, with our handler below
+
+from apps.core.asgi_handler import LoopASGIHandler, disconnect_database_signals  # noqa: E402
+
+disconnect_database_signals()
+django_core_app = LoopASGIHandler()
 
 from apps.core.api import error_response  # noqa: E402 - needs the app registry
 from apps.core.errors import NotFound, PayloadTooLarge, ValidationFailed, envelope  # noqa: E402

@@ -43,15 +43,18 @@ INSTALLED_APPS = [
     "apps.demo",
 ]
 
+# Every middleware is async and runs on the event loop (no thread hop per request, issue 14):
+# Django's three are wrapped in apps/core/loop_middleware.py; tests/core/test_thread_hops.py guards it.
 MIDDLEWARE = [
+    "apps.core.middleware.TracingMiddleware",
     "apps.core.middleware.RequestContextMiddleware",
-    "django.middleware.security.SecurityMiddleware",
+    "apps.core.loop_middleware.SecurityMiddleware",
     "apps.core.middleware.SecurityHeadersMiddleware",
     "apps.core.middleware.BodyLimitMiddleware",
     "apps.accounts.middleware.AuthenticationMiddleware",
     "apps.core.ratelimit.RateLimitMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "apps.core.loop_middleware.CsrfViewMiddleware",
+    "apps.core.loop_middleware.XFrameOptionsMiddleware",
 ]
 
 # The admin app is installed for its templates and CSS only: the admin site authenticates with

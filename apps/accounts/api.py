@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from adrf.views import APIView
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,6 +18,7 @@ from apps.accounts.serializers import (
     TokenPairSerializer,
 )
 from apps.core.api import validated
+from apps.core.api_view import APIView
 from apps.core.ratelimit import client_ip
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from adrf.views import APIView
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.request import Request
@@ -16,6 +15,7 @@ from apps.chat import serializers as s
 from apps.chat import services
 from apps.core import metrics
 from apps.core.api import validated
+from apps.core.api_view import APIView
 from apps.core.idempotency import run_idempotent
 
 _TEXT = {

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from adrf.views import APIView
 from django.http import FileResponse, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -18,6 +17,7 @@ from apps.chat import serializers as s
 from apps.chat import uploads
 from apps.chat.api import ChatView, _errors
 from apps.core.api import validated
+from apps.core.api_view import APIView
 from apps.core.errors import PayloadTooLarge
 from apps.core.storage import get_storage
 

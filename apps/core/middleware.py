@@ -43,6 +43,21 @@ class AsyncMiddleware:
             markcoroutinefunction(self)
 
 
+class TracingMiddleware(AsyncMiddleware):
+    """The request's SERVER span, on the event loop (first in the chain, so every later layer is inside it)."""
+
+    async def __call__(self, request: HttpRequest) -> HttpResponse:
+        # First of all, the Host must be one of ALLOWED_HOSTS: DisallowedHost becomes the 400 envelope
+        # (gotong.urls.handler400). Nothing else in the chain reads the Host before the view does.
+        host = request.get_host()
+        headers = {name: value for name in ("traceparent", "tracestate") if (value := request.headers.get(name))}
+        with tracing.server_span(request.method, request.path, headers, request.scheme, host) as span:
+            response = await self.get_response(request)
+            match = getattr(request, "resolver_match", None)
+            tracing.finish_server_span(span, request.method, match.route if match else None, response.status_code)
+            return response
+
+
 class RequestContextMiddleware(AsyncMiddleware):
     """X-Request-ID / X-Correlation-ID: validated or generated, always echoed; access log and metrics."""
 

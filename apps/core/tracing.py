@@ -1,7 +1,9 @@
-"""OpenTelemetry: spans for Django, outbound HTTP (httpx), Redis and botocore.
+"""OpenTelemetry: spans for requests, outbound HTTP (httpx), Redis and botocore.
 
-Configured once per process from ``AppConfig.ready`` (before Django builds its
-middleware chain, which the Django instrumentation hooks into). Exporter: OTLP
+Configured once per process from ``AppConfig.ready``. The request span comes from
+``apps.core.middleware.TracingMiddleware`` (``server_span`` below), not from the
+Django instrumentation: that one is a sync-only middleware, so under ASGI Django ran
+the whole chain through a thread hop per request (issue 14). Exporter: OTLP
 over HTTP when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set, none otherwise (tracing
 stays on, so trace ids still reach logs and outgoing ``traceparent`` headers).
 Every request span carries ``correlation_id`` and ``request_id``
@@ -12,6 +14,8 @@ of the request that wrote an event so the worker continues that trace.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
@@ -44,11 +48,9 @@ def configure(*, service_version: str, environment: str, otlp_endpoint: str) -> 
 
 def _instrument_libraries() -> None:
     from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
-    from opentelemetry.instrumentation.django import DjangoInstrumentor
     from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
     from opentelemetry.instrumentation.redis import RedisInstrumentor
 
-    DjangoInstrumentor().instrument(is_sql_commentor_enabled=False)
     HTTPXClientInstrumentor().instrument()
     RedisInstrumentor().instrument()
     BotocoreInstrumentor().instrument()
@@ -75,6 +77,35 @@ def flush(timeout_s: float = 2.0) -> bool:
     except Exception:
         log.warning("flushing spans at exit failed", exc_info=True)
         return False
+
+
+@contextmanager
+def server_span(method: str, path: str, headers: dict[str, str], scheme: str, host: str) -> Iterator[trace.Span]:
+    """The SERVER span of one request, child of the caller's ``traceparent`` when it sent one.
+
+    Attributes use the names the Django instrumentation used (``http.method``, ``http.route``,
+    ``http.status_code``…), so dashboards built on them keep working; the caller adds the
+    route and status once the response is known (``finish_server_span``).
+    """
+    parent = propagate.extract(headers)
+    with tracer().start_as_current_span(
+        method,
+        context=parent,
+        kind=trace.SpanKind.SERVER,
+        attributes={"http.method": method, "http.target": path, "http.scheme": scheme, "http.host": host},
+    ) as span:
+        yield span
+
+
+def finish_server_span(span: trace.Span, method: str, route: str | None, status: int) -> None:
+    if not span.is_recording():
+        return
+    if route:
+        span.set_attribute("http.route", route)
+        span.update_name(f"{method} {route}")
+    span.set_attribute("http.status_code", status)
+    if status >= 500:
+        span.set_status(trace.Status(trace.StatusCode.ERROR))
 
 
 def tag_current_span(**attributes: str) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from adrf.views import APIView
 from django.http import HttpResponseRedirect, JsonResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
@@ -16,6 +15,7 @@ from rest_framework.response import Response
 
 from apps.accounts.permissions import IsAuthenticated
 from apps.accounts.serializers import ErrorEnvelopeSerializer
+from apps.core.api_view import APIView
 from apps.core.idempotency import run_idempotent
 from apps.evidence import inputs, services, services_evidence, services_uploads
 from apps.evidence import serializers as s

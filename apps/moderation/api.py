@@ -6,7 +6,6 @@ X-Request-ID and another body is a 409 (key reused) whether or not that body is 
 
 from __future__ import annotations
 
-from adrf.views import APIView
 from django.http import JsonResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.request import Request
@@ -15,6 +14,7 @@ from rest_framework.response import Response
 from apps.accounts.permissions import IsAuthenticated, IsModerator
 from apps.accounts.serializers import ErrorEnvelopeSerializer
 from apps.core.api import validated
+from apps.core.api_view import APIView
 from apps.core.idempotency import run_idempotent
 from apps.moderation import appeals, reports, selectors, services
 from apps.moderation import serializers as s

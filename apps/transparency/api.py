@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from adrf.views import APIView
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -13,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.accounts.serializers import ErrorEnvelopeSerializer
+from apps.core.api_view import APIView
 from apps.core.ratelimit import client_ip, limiter
 from apps.transparency import serializers as s
 from apps.transparency import services

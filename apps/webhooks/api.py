@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from adrf.views import APIView
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -10,6 +9,7 @@ from rest_framework.response import Response
 from apps.accounts.permissions import IsAdmin
 from apps.accounts.serializers import ErrorEnvelopeSerializer
 from apps.core.api import validated
+from apps.core.api_view import APIView
 from apps.webhooks import services
 from apps.webhooks.serializers import (
     DeliveryLogListSerializer,

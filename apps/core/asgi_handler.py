@@ -1,0 +1,134 @@
+"""Django's ASGI handler without its thread hops (issue 14: a send cost about 1.8 ms in hops).
+
+Django 5.2's async path sends work to its sync thread in four places that do no blocking I/O here:
+``response.close()`` after every request, ``log_response`` for every 4xx/5xx, ``render()`` of every DRF
+``Response`` (JSON rendering), and ``request_started``/``request_finished`` whenever a sync receiver
+is connected. Each hop waits for a thread, and the first one of a request starts a new executor
+thread, because ``ASGIHandler.__call__`` gives every request its own ``ThreadSensitiveContext``.
+
+The database of record is SurrealDB, so Django's own database hooks (``reset_queries``,
+``close_old_connections``) have nothing to do and are disconnected when ``DATABASES`` is empty
+(``disconnect_database_signals``); the three others run on the loop. The methods below are Django
+5.2's, line for line, except for those calls (marked "Django:"); sync views and sync middleware hooks
+still go to the thread as in Django. tests/core/test_thread_hops.py fails if a hop comes back, and on
+another Django version, so an upgrade re-reads this file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from asgiref.sync import iscoroutinefunction, sync_to_async
+from django.conf import settings
+from django.core import signals
+from django.core.exceptions import RequestAborted
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.urls import set_script_prefix, set_urlconf
+from django.utils.log import log_response
+
+
+def disconnect_database_signals() -> None:
+    """Drop Django's per-request database hooks when there is no Django database (they would hop)."""
+    from django.db import close_old_connections, connections, reset_queries
+
+    # Django fills an empty DATABASES with one "dummy" backend entry.
+    if any(connections.settings[alias]["ENGINE"] != "django.db.backends.dummy" for alias in connections):
+        return
+
+    signals.request_started.disconnect(reset_queries)
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+
+
+class LoopASGIHandler(ASGIHandler):
+    async def get_response_async(self, request):
+        set_urlconf(settings.ROOT_URLCONF)
+        response = await self._middleware_chain(request)
+        response._resource_closers.append(request.close)
+        if response.status_code >= 400:  # Django: await sync_to_async(log_response, thread_sensitive=False)(…)
+            log_response("%s: %s", response.reason_phrase, request.path, response=response, request=request)
+        return response
+
+    async def _get_response_async(self, request):
+        response = None
+        callback, callback_args, callback_kwargs = self.resolve_request(request)
+        for middleware_method in self._view_middleware:
+            response = await middleware_method(request, callback, callback_args, callback_kwargs)
+            if response:
+                break
+        if response is None:
+            wrapped_callback = self.make_view_atomic(callback)
+            if not iscoroutinefunction(wrapped_callback):  # a sync view runs in the thread, as in Django
+                wrapped_callback = sync_to_async(wrapped_callback, thread_sensitive=True)
+            try:
+                response = await wrapped_callback(request, *callback_args, **callback_kwargs)
+            except Exception as e:
+                response = await sync_to_async(self.process_exception_by_middleware, thread_sensitive=True)(e, request)
+                if response is None:
+                    raise
+        self.check_response(response, callback)
+        if hasattr(response, "render") and callable(response.render):
+            for middleware_method in self._template_response_middleware:
+                response = await middleware_method(request, response)
+                name = f"{middleware_method.__self__.__class__.__name__}.process_template_response"
+                self.check_response(response, middleware_method, name=name)
+            try:
+                if iscoroutinefunction(response.render):
+                    response = await response.render()
+                else:  # Django: await sync_to_async(response.render, thread_sensitive=True)()
+                    response = response.render()
+            except Exception as e:
+                response = await sync_to_async(self.process_exception_by_middleware, thread_sensitive=True)(e, request)
+                if response is None:
+                    raise
+        if asyncio.iscoroutine(response):
+            raise RuntimeError("Response is still a coroutine.")
+        return response
+
+    async def handle(self, scope, receive, send) -> None:
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        set_script_prefix(get_script_prefix(scope))
+        await signals.request_started.asend(sender=self.__class__, scope=scope)
+        request, error_response = self.create_request(scope, body_file)
+        if request is None:
+            body_file.close()
+            await self.send_response(error_response, send)
+            error_response.close()
+            return
+
+        async def process_request(request, send):
+            response = await self.run_get_response(request)
+            with contextlib.suppress(asyncio.CancelledError):  # the client left while it was sent
+                await self.send_response(response, send)
+            return response
+
+        # As in Django: the disconnect listener goes first, so a client that leaves cancels the view.
+        tasks = [
+            asyncio.create_task(self.listen_for_disconnect(receive)),
+            asyncio.create_task(process_request(request, send)),
+        ]
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in tasks:
+            if task.done():
+                try:
+                    task.result()
+                except RequestAborted:
+                    pass
+                except AssertionError:
+                    body_file.close()
+                    raise
+            else:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        try:
+            response = tasks[1].result()
+        except asyncio.CancelledError:
+            await signals.request_finished.asend(sender=self.__class__)
+        else:
+            response.close()  # Django: await sync_to_async(response.close)()
+        body_file.close()
