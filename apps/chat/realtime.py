@@ -23,6 +23,9 @@ from apps.core.ids import now_ms
 log = logging.getLogger(__name__)
 
 GROUP_PREFIX = "chat.thread."
+# Every process's hub also listens here for events that are not about one thread (a sign-in ended).
+CONTROL_GROUP = "chat.control"
+SESSIONS_REVOKED = "sessions_revoked"
 EVENT_TYPE = "chat.event"  # the channel-layer message type the hub's reader handles
 PUBLISH_TIMEOUT_S = 1.0
 
@@ -55,12 +58,35 @@ async def publish(
         "committed_at_ms": now_ms(),
         "row": row,
     }
+    await _group_send(group_name(thread_id), event)
+
+
+async def announce_revocation(user_id: str, family_id: str | None) -> None:
+    """Tell every process that a sign-in (or, ``family_id=None``, every sign-in of a user) ended.
+
+    Their hubs close the user's streams on receipt; the hubs' paged sweep is the safety net when the bus
+    loses it. Never raises.
+    """
+    event = {
+        "type": EVENT_TYPE,
+        "event_type": SESSIONS_REVOKED,
+        "thread_id": None,
+        "data": {"user_id": user_id, "family_id": family_id},
+        "committed_at_ms": now_ms(),
+    }
+    await _group_send(CONTROL_GROUP, event)
+
+
+async def _group_send(group: str, event: dict[str, Any]) -> None:
     try:
         layer = get_channel_layer()
-        await asyncio.wait_for(layer.group_send(group_name(thread_id), event), PUBLISH_TIMEOUT_S)
+        await asyncio.wait_for(layer.group_send(group, event), PUBLISH_TIMEOUT_S)
     except Exception as exc:  # the bus is best effort; the database has the truth
         metrics.realtime_bridge_events_total.labels("publish_failed").inc()
-        log.warning("realtime publish failed", extra={"thread_id": thread_id, "error": f"{type(exc).__name__}: {exc}"})
+        log.warning(
+            "realtime publish failed",
+            extra={"group": group, "thread_id": event["thread_id"], "error": f"{type(exc).__name__}: {exc}"},
+        )
         return
     metrics.realtime_bridge_events_total.labels("published").inc()
 

@@ -163,12 +163,14 @@ async def test_logout_closes_streams_immediately(chat, hub_cleanup, monkeypatch)
 
 
 async def test_revalidation_closes_streams_revoked_elsewhere(chat, hub_cleanup):
-    """Another process revoked the family (no hook ran here): the periodic check closes it.
+    """The family was revoked and no event came (a lost bus message): the periodic sweep closes it.
 
-    The 1 s promise of 03-chat.md is the re-check interval (asserted here); how fast a loaded machine runs
-    it is not a test's business (no latency assertion), only that the check, and nothing else, closes it.
+    With at most ``SWEEP_PAGE`` streams every tick checks all of them, so the 1 s promise of 03-chat.md holds
+    even without the event (the interval is asserted here); how fast a loaded machine runs the check is not a
+    test's business (no latency assertion), only that the check, and nothing else, closes it.
     """
     assert hub_module.REVALIDATE_INTERVAL_S <= 1.0
+    assert hub_module.SWEEP_PAGE >= 2
     from apps.accounts.repository import AccountsRepository
 
     pa, pb, tid = await _people(chat)
@@ -181,6 +183,56 @@ async def test_revalidation_closes_streams_revoked_elsewhere(chat, hub_cleanup):
     await AccountsRepository().set_user_fields(pa.user_id, {"enabled": False})
     await c2.wait(_closed(c2))
     assert c2.events[-1]["data"] == {"reason": "unauthorized"}
+
+
+async def test_a_revocation_in_another_process_reaches_this_one_on_the_bus(chat, hub_cleanup, monkeypatch):
+    """Another process's logout hook announces the revocation on the control group; the sweep is out of reach,
+    so only the bus event can close the stream, and only the revoked user's."""
+    monkeypatch.setattr(hub_module, "REVALIDATE_INTERVAL_S", 3600)
+    from apps.chat import realtime
+
+    pa, pb, tid = await _people(chat)
+    revoked = Collector(streams.StreamSession(pb, tid, after_seq=0, transport="websocket"))
+    kept = Collector(streams.StreamSession(pa, tid, after_seq=0, transport="websocket"))
+    await revoked.wait(lambda: len(get_hub().sessions.get(tid, ())) == 2)
+    await realtime.announce_revocation(pb.user_id, pb.family_id)
+    await revoked.wait(_closed(revoked))
+    assert revoked.events[-1]["data"] == {"reason": "unauthorized"}
+    await _send(pa, tid, 1)  # the other stream still works
+    await kept.wait(lambda: kept.seqs == [1])
+    assert not _closed(kept)()
+    await kept.stop()
+
+
+async def test_the_sweep_reads_one_page_a_tick_and_wraps_around(chat, hub_cleanup, monkeypatch):
+    """With more streams than a page, each tick re-reads one page of sign-ins; a pass still reaches them all."""
+    monkeypatch.setattr(hub_module, "REVALIDATE_INTERVAL_S", 3600)  # ticks only when the test calls them
+    monkeypatch.setattr(hub_module, "SWEEP_PAGE", 2)
+    from apps.accounts.repository import AccountsRepository
+
+    pa, pb, tid = await _people(chat)
+    cy = await accounts.authenticate((await asyncio.to_thread(chat.signup, "cyd")).token, via="bearer")
+    await services.join(cy, tid)
+    collectors = [Collector(streams.StreamSession(p, tid, after_seq=0, transport="websocket")) for p in (pb, cy, pa)]
+    hub = get_hub()
+    await collectors[0].wait(lambda: len(hub.sessions.get(tid, ())) == 3)
+    read: list[int] = []
+    original = AccountsRepository.stream_auth_state
+
+    async def spy(self, family_ids, user_ids):
+        read.append(len(family_ids))
+        return await original(self, family_ids, user_ids)
+
+    monkeypatch.setattr(AccountsRepository, "stream_auth_state", spy)
+    await AccountsRepository().set_user_fields(pa.user_id, {"enabled": False})
+    for _ in range(2):  # two pages of two cover the three streams (three people)
+        await hub.revalidate_once()
+    await collectors[2].wait(_closed(collectors[2]))
+    assert collectors[2].events[-1]["data"] == {"reason": "unauthorized"}
+    assert read == [2, 2]  # one page of sign-ins per tick, not all three
+    assert not any(_closed(c)() for c in collectors[:2])
+    for collector in collectors[:2]:
+        await collector.stop()
 
 
 async def test_heartbeat_pings(chat, hub_cleanup, monkeypatch):
