@@ -100,6 +100,10 @@ class AppConfig:
     transparency_origin: str = "localhost/gotong-royong"
     # PEM file of trusted C2PA signing roots; empty: no anchors (valid signatures show as valid, never trusted).
     c2pa_trust_anchors: str = ""
+    # The server's garbage collector (apps/core/gc_tuning.py, issue 14): freeze the start-up heap, and
+    # CPython's three thresholds (young allocations, then counts of younger collections); chosen by bench/gc_pauses.py.
+    gc_freeze: bool = True
+    gc_thresholds: tuple[int, int, int] = (20_000, 10, 10)
 
     @property
     def is_production(self) -> bool:
@@ -246,6 +250,19 @@ def _domain(r: EnvReader, defaults: AppConfig) -> dict[str, Any]:
     }
 
 
+def _gc(r: EnvReader, defaults: AppConfig) -> dict[str, Any]:
+    """``GC_FREEZE`` and ``GC_THRESHOLDS`` (``GEN0,GEN1,GEN2``); 0 would turn automatic collection off: refused."""
+    value = r.text("GC_THRESHOLDS", ",".join(map(str, defaults.gc_thresholds)), allow_empty=False)
+    try:
+        thresholds = tuple(int(part) for part in value.split(","))
+    except ValueError:
+        thresholds = ()
+    if len(thresholds) != 3 or not (1 <= thresholds[0] <= 10_000_000 and all(1 <= t <= 10_000 for t in thresholds[1:])):
+        r.problems.append(f"GC_THRESHOLDS={value!r} must be GEN0,GEN1,GEN2: 1..10000000, then 1..10000 twice")
+        thresholds = defaults.gc_thresholds
+    return {"gc_freeze": r.boolean("GC_FREEZE", defaults.gc_freeze), "gc_thresholds": thresholds}
+
+
 def _rate_limits(r: EnvReader, defaults: AppConfig) -> dict[str, Any]:
     return {
         "rate_limit_default": r.rate("RATE_LIMIT_DEFAULT", defaults.rate_limit_default),
@@ -275,6 +292,7 @@ def load_config(env: Mapping[str, str] | None = None, *, dotenv_path: Path | Non
         **_operations(r, defaults),
         **_domain(r, defaults),
         **_rate_limits(r, defaults),
+        **_gc(r, defaults),
     )
     _check_transparency(r, config)
     if config.chat_realtime_transport == "redis" and not config.redis_url:

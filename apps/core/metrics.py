@@ -7,6 +7,7 @@ metrics, so ``/metrics`` shows the whole set from the first scrape on.
 from __future__ import annotations
 
 import asyncio
+import gc
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -71,3 +72,18 @@ def _asyncio_task_count() -> float:
 
 asyncio_tasks = Gauge("gotong_asyncio_tasks", "asyncio tasks alive on the event loop that serves /metrics")
 asyncio_tasks.set_function(_asyncio_task_count)
+
+# Garbage-collection pauses (apps/core/gc_tuning.py): every collection is a stop-the-world pause of the
+# event loop, so its length is a latency floor for every socket. 0.1 ms (a young collection) up to 2.5 s
+# (a full collection over millions of objects, issue 14: 0.6-0.68 s with 5,000 sockets).
+_GC_PAUSE_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+gc_pause_seconds = Histogram(
+    "gotong_gc_pause_seconds",
+    "Garbage-collection pauses by generation (2 = full collection)",
+    ["generation"],
+    buckets=_GC_PAUSE_BUCKETS,
+)
+gc_frozen_objects = Gauge(
+    "gotong_gc_frozen_objects", "Objects moved out of the collector's view by gc.freeze() (0: not frozen)"
+)
+gc_frozen_objects.set_function(lambda: float(gc.get_freeze_count()))

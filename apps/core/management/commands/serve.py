@@ -182,7 +182,13 @@ class Command(BaseCommand):
 
             self.stdout.write(describe(run_sync(seed)))
 
+        from apps.core.gc_tuning import tune_for_server
         from gotong.asgi import application
+
+        # After everything is imported and the database is ready: the start-up heap leaves the collector's view
+        # (GC_FREEZE) and the thresholds suit many long-lived sockets (GC_THRESHOLDS); see apps/core/gc_tuning.py.
+        # Here and not in gotong.asgi, so test processes that import the application keep Python's defaults.
+        tune_for_server()
 
         def started(addresses: list[tuple[str, int]]) -> None:
             bound_host, bound_port = addresses[0] if addresses else (host, port)

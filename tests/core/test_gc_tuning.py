@@ -1,0 +1,142 @@
+"""GC tuning for the long-lived server (apps/core/gc_tuning.py, issue 14 point 2).
+
+Every test restores the process's collector (callbacks, thresholds, frozen objects) so the rest of the
+suite runs with the collector it started with.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import subprocess
+import sys
+import weakref
+from collections.abc import Iterator
+
+import pytest
+from django.test import override_settings
+from prometheus_client import REGISTRY
+
+from apps.core import gc_tuning
+from gotong.config import AppConfig, ConfigError, load_config
+from tests.conftest import ROOT
+
+
+@pytest.fixture
+def gc_state() -> Iterator[None]:
+    """Starts unfrozen with the hook removed; puts back the thresholds, hooks and freeze found."""
+    thresholds, callbacks, was_frozen = gc.get_threshold(), list(gc.callbacks), gc.get_freeze_count() > 0
+    gc.unfreeze()
+    gc_tuning.uninstall_pause_metrics()
+    yield
+    gc.unfreeze()
+    if was_frozen:
+        gc.freeze()
+    gc.set_threshold(*thresholds)
+    gc.callbacks[:] = callbacks
+
+
+def _full_collections() -> tuple[float, float]:
+    labels = {"generation": "2"}
+    count = REGISTRY.get_sample_value("gotong_gc_pause_seconds_count", labels) or 0.0
+    return count, REGISTRY.get_sample_value("gotong_gc_pause_seconds_sum", labels) or 0.0
+
+
+def test_the_pause_histogram_observes_a_forced_full_collection(gc_state):
+    gc_tuning.install_pause_metrics()
+    gc_tuning.install_pause_metrics()
+    assert gc.callbacks.count(gc_tuning._on_collection) == 1  # idempotent
+    count, total = _full_collections()
+    gc.collect()
+    after_count, after_total = _full_collections()
+    assert after_count >= count + 1
+    assert after_total > total
+
+
+def test_without_the_hook_nothing_is_observed(gc_state):
+    count, _ = _full_collections()
+    gc.collect()
+    assert _full_collections()[0] == count
+
+
+def test_tune_for_server_collects_then_freezes_and_sets_the_thresholds(gc_state):
+    class Cyclic:
+        pass
+
+    garbage = Cyclic()
+    garbage.me = garbage
+    ref = weakref.ref(garbage)
+    del garbage
+    gc_tuning.tune_for_server(dataclasses.replace(AppConfig(), gc_freeze=True, gc_thresholds=(12_345, 17, 42)))
+    assert ref() is None  # collected first: garbage that were frozen would never be freed
+    assert gc.get_freeze_count() > 0
+    assert gc.get_threshold() == (12_345, 17, 42)
+    assert gc_tuning._on_collection in gc.callbacks
+
+
+def test_tune_for_server_reads_the_settings_and_honours_gc_freeze_false(gc_state, settings):
+    with override_settings(CONFIG=dataclasses.replace(settings.CONFIG, gc_freeze=False, gc_thresholds=(900, 11, 12))):
+        gc_tuning.tune_for_server()
+    assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == (900, 11, 12)
+
+
+def test_metrics_endpoint_shows_the_pauses_and_the_frozen_count(gc_state, api):
+    gc_tuning.install_pause_metrics()
+    gc.collect()
+    text = api.get("/metrics").content.decode()
+    assert "# TYPE gotong_gc_pause_seconds histogram" in text
+    assert 'gotong_gc_pause_seconds_count{generation="2"}' in text
+    assert 'gotong_gc_pause_seconds_bucket{generation="2",le="0.0001"}' in text
+    assert "gotong_gc_frozen_objects 0.0" in text
+
+
+def test_gc_settings_default_to_freeze_and_the_measured_thresholds():
+    config = load_config({})
+    assert config.gc_freeze is True
+    assert config.gc_thresholds == (20_000, 10, 10)
+    chosen = load_config({"GC_THRESHOLDS": " 700, 10,10 ", "GC_FREEZE": "false"})
+    assert (chosen.gc_thresholds, chosen.gc_freeze) == ((700, 10, 10), False)
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"GC_THRESHOLDS": "0,10,10"}, "GC_THRESHOLDS"),  # 0 turns automatic collection off
+        ({"GC_THRESHOLDS": "700,10"}, "GC_THRESHOLDS"),
+        ({"GC_THRESHOLDS": "700,10,10,10"}, "GC_THRESHOLDS"),
+        ({"GC_THRESHOLDS": "lots,10,10"}, "GC_THRESHOLDS"),
+        ({"GC_THRESHOLDS": "700,-1,10"}, "GC_THRESHOLDS"),
+        ({"GC_THRESHOLDS": ""}, "GC_THRESHOLDS"),
+        ({"GC_FREEZE": "sometimes"}, "GC_FREEZE"),
+    ],
+)
+def test_malformed_gc_values_stop_start_up_naming_the_variable(env, named):
+    with pytest.raises(ConfigError, match=named):
+        load_config(env)
+
+
+def test_django_refuses_to_start_with_invalid_gc_thresholds():
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "APP_ENV": "test", "GC_THRESHOLDS": "0,0,0"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "GC_THRESHOLDS" in result.stderr
+
+
+def test_the_real_server_is_tuned_before_it_listens(live_server_factory):
+    """``manage.py serve`` freezes its start-up heap, applies the thresholds and times its collections."""
+    import httpx
+
+    server = live_server_factory(GC_THRESHOLDS="30000,10,10")
+    text = httpx.get(f"{server.url}/metrics", timeout=30).text
+    frozen = next(line for line in text.splitlines() if line.startswith("gotong_gc_frozen_objects "))
+    assert float(frozen.split()[1]) > 10_000, frozen
+    tuned = [line for line in server.log().splitlines() if "gc tuned" in line]
+    assert tuned, server.log()[-2000:]
+    assert "(30000, 10, 10)" in tuned[0], tuned
