@@ -78,6 +78,9 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzServer
             proc.kill()
 
 
+# The suite's 300 s per-test limit is a hang guard; this test bounds its own run (the 1,500 s below). On a
+# loaded 2-core machine (load 11) one role's run took more than 300 s and the guard failed a good run.
+@pytest.mark.timeout(1600)
 @pytest.mark.parametrize("role", ["member", "moderator", "admin"])
 def test_api_agrees_with_its_openapi_document(fuzz_server: FuzzServer, role: str, tmp_path: Path) -> None:
     st = shutil.which("st", path=str(Path(sys.executable).parent))
