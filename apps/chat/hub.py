@@ -44,6 +44,10 @@ log = logging.getLogger(__name__)
 
 REVALIDATE_INTERVAL_S = 0.5
 SWEEP_PAGE = 250  # streams whose sign-in and membership one tick re-reads
+# Channel layers forget a group member after ``group_expiry`` (24 h in channels and channels-redis): a process
+# whose thread kept local streams for a day stopped receiving that thread's events (only the 0.5 s check
+# delivered them). So the hub adds itself to its groups again this often.
+GROUP_REFRESH_S = 3600.0
 BUS_TIMEOUT_S = 1.0
 MESSAGE_EVENTS = frozenset({"message", "message_updated", "message_deleted", "message_hidden", "message_restored"})
 
@@ -87,6 +91,7 @@ class Hub:
         self._behind: dict[Subscriber, int] = {}  # stream -> thread last_seq it lagged at the previous check
         self._sweep_cursor = 0  # where the next page of the sign-in/membership sweep starts
         self._control_joined = False
+        self._groups_refreshed_at = loop.time()
         self.layer = None
 
     # -- lifecycle ----------------------------------------------------------
@@ -284,6 +289,10 @@ class Hub:
                 log.warning("chat stream re-validation failed", exc_info=True)
 
     async def revalidate_once(self) -> None:
+        if self.channel is not None and self.loop.time() - self._groups_refreshed_at >= GROUP_REFRESH_S:
+            self._groups_refreshed_at = self.loop.time()
+            self._control_joined = False
+            self._unjoined.update(self.sessions)  # rejoined just below, like a join that failed
         if not self._control_joined and self.channel is not None:
             await self._join_control()
         for thread_id in list(self._unjoined):

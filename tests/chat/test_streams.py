@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -233,6 +234,24 @@ async def test_the_sweep_reads_one_page_a_tick_and_wraps_around(chat, hub_cleanu
     assert not any(_closed(c)() for c in collectors[:2])
     for collector in collectors[:2]:
         await collector.stop()
+
+
+async def test_the_hub_renews_its_group_memberships_before_the_layer_forgets_them(chat, hub_cleanup, monkeypatch):
+    """The layer drops a member after ``group_expiry`` (24 h); the hub re-adds itself, so the bus keeps delivering."""
+    monkeypatch.setattr(hub_module, "REVALIDATE_INTERVAL_S", 3600)  # only the bus delivers; ticks run by hand
+    pa, pb, tid = await _people(chat)
+    collector = Collector(streams.StreamSession(pb, tid, after_seq=0, transport="websocket"))
+    hub = get_hub()
+    await collector.wait(lambda: hub.sessions.get(tid))
+    a_day_ago = time.time() - hub.layer.group_expiry - 60
+    for group in (f"chat.thread.{tid}", "chat.control"):
+        hub.layer.groups[group][hub.channel] = a_day_ago  # joined more than group_expiry ago
+    monkeypatch.setattr(hub_module, "GROUP_REFRESH_S", 0)
+    await hub.revalidate_once()
+    await _send(pa, tid, 1)
+    await collector.wait(lambda: collector.seqs == [1])
+    assert hub.layer.groups["chat.control"][hub.channel] > a_day_ago
+    await collector.stop()
 
 
 async def test_heartbeat_pings(chat, hub_cleanup, monkeypatch):
