@@ -16,9 +16,11 @@ trusted for completeness, so a periodic check (``REVALIDATE_INTERVAL_S``) re-rea
 every watched thread's ``last_seq`` (nudging streams that are behind) and sweeps the
 streams' sign-ins and memberships a page at a time (``SWEEP_PAGE``): all of them every
 tick up to ``SWEEP_PAGE`` streams, so a change the bus lost closes its streams within a
-second; with 5,000 streams a full pass takes 10 s instead of re-reading 15,000 records
+second; with 5,000 streams a full pass takes 25 s instead of re-reading 15,000 records
 every half second (about 2 s of database work a tick, measured, which the process could not
-keep up with).
+keep up with). A page's read costs 0.15-0.3 ms a stream (``python bench/sweep_cost.py``,
+mem://, load 5-7: 100 streams 14-36 ms, 250 streams 31-84 ms, 5,000 streams 0.7-0.9 s), so
+the page is what an idle process spends on the sweep: 100 streams, 3-7 % of a core.
 
 One hub per event loop (the server has one loop; tests may run several).
 """
@@ -43,7 +45,7 @@ from apps.core import events, metrics
 log = logging.getLogger(__name__)
 
 REVALIDATE_INTERVAL_S = 0.5
-SWEEP_PAGE = 250  # streams whose sign-in and membership one tick re-reads
+SWEEP_PAGE = 100  # streams whose sign-in and membership one tick re-reads (the module docstring says why)
 # Channel layers forget a group member after ``group_expiry`` (24 h in channels and channels-redis): a process
 # whose thread kept local streams for a day stopped receiving that thread's events (only the 0.5 s check
 # delivered them). So the hub adds itself to its groups again this often.
