@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 
 from apps.core import ratelimit
+from apps.core.db.client import SurrealClient
 from gotong.config import RateLimit
 from tests.evidence.fixtures import backend, local_storage, s3_storage  # noqa: F401 (storage backends)
 
@@ -66,6 +67,24 @@ class Api:
 @pytest.fixture(autouse=True)
 def _generous_chat_limits():
     ratelimit.overrides["chat_send"] = RateLimit(100_000, 1, 100_000)
+
+
+@pytest.fixture
+def round_trips(monkeypatch) -> list[str]:
+    """The ``operation`` of every database round trip made while the fixture is active.
+
+    Only ``query`` is spied: ``write`` sends its transaction through ``query``, so spying both would count
+    each write twice.
+    """
+    seen: list[str] = []
+    original = SurrealClient.query
+
+    async def spy(self, sql, variables=None, *, operation="query"):
+        seen.append(operation)
+        return await original(self, sql, variables, operation=operation)
+
+    monkeypatch.setattr(SurrealClient, "query", spy)
+    return seen
 
 
 @pytest.fixture

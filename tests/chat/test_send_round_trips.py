@@ -17,22 +17,6 @@ T = "/v1/chat/threads"
 FAKE_ATTACHMENT = "a" * 32
 
 
-@pytest.fixture
-def round_trips(monkeypatch) -> list[str]:
-    """The ``operation`` of every database round trip made while the fixture is active (as in
-    test_thread_list.py, but only ``query`` is spied: ``write`` sends its transaction through ``query``, so
-    spying both would count each write twice)."""
-    seen: list[str] = []
-    original = SurrealClient.query
-
-    async def spy(self, sql, variables=None, *, operation="query"):
-        seen.append(operation)
-        return await original(self, sql, variables, operation=operation)
-
-    monkeypatch.setattr(SurrealClient, "query", spy)
-    return seen
-
-
 def _chat_ops(round_trips: list[str]) -> list[str]:
     return [op for op in round_trips if op.startswith(("chat_", "user_", "attachment"))]
 

@@ -3,26 +3,7 @@ point 5), and its per-thread figures stay right (unread, own messages, mentions,
 
 from __future__ import annotations
 
-import pytest
-
-from apps.core.db.client import SurrealClient
-
 T = "/v1/chat/threads"
-
-
-@pytest.fixture
-def round_trips(monkeypatch) -> list[str]:
-    """The ``operation`` of every database round trip (reads and writes) made while the fixture is active."""
-    seen: list[str] = []
-    for name in ("query", "write"):
-        original = getattr(SurrealClient, name)
-
-        async def spy(self, sql, variables=None, *, operation=name, _original=original):
-            seen.append(operation)
-            return await _original(self, sql, variables, operation=operation)
-
-        monkeypatch.setattr(SurrealClient, name, spy)
-    return seen
 
 
 def _list_round_trips(chat, user, round_trips: list[str]) -> tuple[list[dict], list[str]]:
