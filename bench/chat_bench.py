@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import profile_breakdown as pb  # bench/ is on sys.path (the script's own folder)
-from stats import free_port, load, summary
+from stats import free_port, load, rss_kib, summary
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -63,13 +63,6 @@ WORK = Path(tempfile.mkdtemp(prefix="gr-chat-bench-"))
 
 
 # -- small helpers -------------------------------------------------------------
-
-
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
 
 
 def cpu_seconds(pid: int) -> float:

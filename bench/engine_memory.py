@@ -20,15 +20,8 @@ import argparse
 import asyncio
 import tempfile
 
+from stats import rss_kib  # bench/ is on sys.path (the script's own folder)
 from surrealdb import AsyncSurreal
-
-
-def rss_mib() -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS"):
-                return int(line.split()[1]) // 1024
-    return -1
 
 
 async def run(mode: str, engine: str, ops: int) -> None:
@@ -38,7 +31,7 @@ async def run(mode: str, engine: str, ops: int) -> None:
     await db.use("bench", "bench")
     await db.query("DEFINE TABLE m SCHEMALESS; CREATE m:0 CONTENT {body: 'x'};")
     body = "x" * 300
-    print(f"{engine} {mode}: start {rss_mib()} MiB", flush=True)
+    print(f"{engine} {mode}: start {rss_kib() // 1024} MiB", flush=True)
     for n in range(1, ops + 1):
         if mode == "read":
             await db.query("SELECT * FROM ONLY m:0;")
@@ -46,7 +39,7 @@ async def run(mode: str, engine: str, ops: int) -> None:
             key = n % 1000 if mode == "update" else n
             await db.query("UPSERT type::record('m', $k) CONTENT {body: $b, n: $n};", {"k": key, "b": body, "n": n})
         if n % 10_000 == 0:
-            print(f"{n:>8} ops  RSS {rss_mib()} MiB", flush=True)
+            print(f"{n:>8} ops  RSS {rss_kib() // 1024} MiB", flush=True)
     await db.close()
 
 

@@ -45,7 +45,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.stats import load, pct  # noqa: E402
+from bench.stats import load, pct, rss_kib  # noqa: E402
 
 ROWS_PER_REQUEST = 600  # about 1,300 container objects alive per send while it awaits the database
 
@@ -259,14 +259,6 @@ def startup_heap() -> None:
     get_resolver().url_patterns  # noqa: B018 - builds the resolver like the first request does
 
 
-def rss_mib() -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS"):
-                return int(line.split()[1]) // 1024
-    return -1
-
-
 def child(args: argparse.Namespace) -> None:
     scenario = SCENARIOS[args.child]
     random.seed(14)
@@ -280,7 +272,7 @@ def child(args: argparse.Namespace) -> None:
         apply(freeze=scenario["freeze"], thresholds=scenario["thresholds"])
     result = asyncio.run(run_scenario(args, recorder, scenario["refreeze"]))
     result["events"] = recorder.events
-    result["rss_mib"] = rss_mib()
+    result["rss_mib"] = rss_kib() // 1024
     result["frozen"] = gc.get_freeze_count()
     print(json.dumps(result))
 

@@ -1,4 +1,4 @@
-"""Small helpers the benchmark scripts share: percentiles, summaries, load average, a free loopback port."""
+"""Small helpers the benchmark scripts share: percentiles, summaries, load average, a free loopback port, RSS."""
 
 from __future__ import annotations
 
@@ -28,3 +28,15 @@ def summary(values: list[float], digits: int = 2) -> dict[str, Any]:
 
 def load() -> float:
     return round(os.getloadavg()[0], 2)
+
+
+def rss_kib(pid: int | str = "self") -> int:
+    """Resident memory of a process (``VmRSS`` of /proc), KiB; 0 when the process is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except FileNotFoundError:
+        pass
+    return 0
