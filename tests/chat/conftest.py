@@ -69,6 +69,19 @@ def _generous_chat_limits():
     ratelimit.overrides["chat_send"] = RateLimit(100_000, 1, 100_000)
 
 
+def spy_operations(monkeypatch, method: str) -> list[str]:
+    """The ``operation`` names of every ``SurrealClient.<method>`` call from now on (undone with monkeypatch)."""
+    seen: list[str] = []
+    original = getattr(SurrealClient, method)
+
+    async def spy(self, sql, variables=None, *, operation=method):
+        seen.append(operation)
+        return await original(self, sql, variables, operation=operation)
+
+    monkeypatch.setattr(SurrealClient, method, spy)
+    return seen
+
+
 @pytest.fixture
 def round_trips(monkeypatch) -> list[str]:
     """The ``operation`` of every database round trip made while the fixture is active.
@@ -76,15 +89,7 @@ def round_trips(monkeypatch) -> list[str]:
     Only ``query`` is spied: ``write`` sends its transaction through ``query``, so spying both would count
     each write twice.
     """
-    seen: list[str] = []
-    original = SurrealClient.query
-
-    async def spy(self, sql, variables=None, *, operation="query"):
-        seen.append(operation)
-        return await original(self, sql, variables, operation=operation)
-
-    monkeypatch.setattr(SurrealClient, "query", spy)
-    return seen
+    return spy_operations(monkeypatch, "query")
 
 
 @pytest.fixture

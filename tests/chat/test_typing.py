@@ -13,7 +13,7 @@ from django.test import Client
 from apps.accounts import services as accounts
 from apps.chat import services, streams, typing
 from apps.chat.hub import get_hub
-from apps.core.db.client import SurrealClient
+from tests.chat.conftest import spy_operations
 from tests.chat.streaming import Collector, check
 
 T = "/v1/chat/threads"
@@ -37,15 +37,7 @@ def people(chat):
 @pytest.fixture
 def writes(monkeypatch) -> list[str]:
     """Every SurrealQL write of the process (the typing path must cause none)."""
-    seen: list[str] = []
-    original = SurrealClient.write
-
-    async def spy(self, sql, variables=None, *, operation="write"):
-        seen.append(operation)
-        return await original(self, sql, variables, operation=operation)
-
-    monkeypatch.setattr(SurrealClient, "write", spy)
-    return seen
+    return spy_operations(monkeypatch, "write")
 
 
 def test_post_typing_is_throttled_and_writes_nothing(chat, people, writes, monkeypatch):
