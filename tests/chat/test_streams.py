@@ -205,6 +205,22 @@ async def test_a_revocation_in_another_process_reaches_this_one_on_the_bus(chat,
     await kept.stop()
 
 
+async def test_a_logout_is_announced_to_the_other_processes(chat, hub_cleanup):
+    """The other half of the test above: the logout hook puts ``sessions_revoked`` on the control group."""
+    from channels.layers import get_channel_layer
+
+    from apps.chat.realtime import CONTROL_GROUP
+
+    layer = get_channel_layer()
+    other_process = await layer.new_channel()  # stands for another replica's hub
+    await layer.group_add(CONTROL_GROUP, other_process)
+    _pa, pb, _tid = await _people(chat)
+    await accounts.logout(pb)
+    event = await asyncio.wait_for(layer.receive(other_process), 30)  # a hang guard, not a latency
+    assert event["event_type"] == "sessions_revoked"
+    assert event["data"] == {"user_id": pb.user_id, "family_id": pb.family_id}
+
+
 async def test_the_sweep_reads_one_page_a_tick_and_wraps_around(chat, hub_cleanup, monkeypatch):
     """With more streams than a page, each tick re-reads one page of sign-ins; a pass still reaches them all."""
     monkeypatch.setattr(hub_module, "REVALIDATE_INTERVAL_S", 3600)  # ticks only when the test calls them
