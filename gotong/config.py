@@ -33,6 +33,7 @@ DEFAULT_WEBHOOK_BACKOFF_MAX_MS = 36_000_000
 ENVIRONMENTS = ("development", "test", "production")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 REALTIME_TRANSPORTS = ("local", "redis")
+ASGI_SERVERS = ("daphne", "uvicorn")
 EMBEDDED_SCHEMES = ("mem", "memory", "surrealkv", "file")
 SERVER_SCHEMES = ("ws", "wss")
 
@@ -45,6 +46,8 @@ class ConfigError(ValueError):
 class AppConfig:
     app_env: str = "development"
     port: int = 8000
+    # The ASGI server `manage.py serve` runs in-process (apps/core/servers/): chosen by measurement, issue 14 point 6.
+    asgi_server: str = "daphne"
     surreal_endpoint: str = "mem://"
     surreal_ns: str = "gotong"
     surreal_db: str = "chat"
@@ -207,6 +210,7 @@ def _http(r: EnvReader, defaults: AppConfig) -> dict[str, Any]:
     """The web process: port, hosts, proxies, body size and the keys it signs with."""
     return {
         "port": r.integer("PORT", defaults.port, minimum=1, maximum=65535),
+        "asgi_server": r.choice("ASGI_SERVER", defaults.asgi_server, ASGI_SERVERS),
         "jwt_secret": r.text("JWT_SECRET", DEV_JWT_SECRET, allow_empty=False),
         "secret_key": r.text("SECRET_KEY", DEV_SECRET_KEY, allow_empty=False),
         "allowed_hosts": r.csv("ALLOWED_HOSTS", defaults.allowed_hosts),

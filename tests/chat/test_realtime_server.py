@@ -1,19 +1,34 @@
-"""WebSocket and SSE through a real ``manage.py serve`` process."""
+"""WebSocket and SSE through a real ``manage.py serve`` process, on each ASGI server ``serve`` can run."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import time
 
 import httpx
 import pytest
 import websockets
 
+from gotong.config import ASGI_SERVERS
 from tests.chat.streaming import check
 
 pytestmark = pytest.mark.slow
 PASSWORD = "correct horse battery"
+# The close code a socket gets when its server stops (apps/core/servers/): the web client reconnects on any
+# code but 4001/4003. uvicorn: 1012 "service restart"; daphne: 1000, as autobahn sends neither 1001 nor 1012.
+SHUTDOWN_CLOSE = {"daphne": 1000, "uvicorn": 1012}
+
+
+@pytest.fixture(params=ASGI_SERVERS)
+def asgi_server(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def server(asgi_server, live_server_factory):
+    return live_server_factory(ASGI_SERVER=asgi_server)
 
 
 async def _signup(client: httpx.AsyncClient, name: str) -> dict:
@@ -62,8 +77,7 @@ async def _close_code(ws) -> int:
         return closed.rcvd.code
 
 
-def test_websocket_backlog_live_schema_and_close_codes(live_server_factory):
-    server = live_server_factory()
+def test_websocket_backlog_live_schema_and_close_codes(server):
     ws_url = f"ws://127.0.0.1:{server.port}"
 
     async def run() -> None:
@@ -99,8 +113,7 @@ def test_websocket_backlog_live_schema_and_close_codes(live_server_factory):
     asyncio.run(run())
 
 
-def test_cookie_websocket_needs_an_allowed_origin(live_server_factory):
-    server = live_server_factory()
+def test_cookie_websocket_needs_an_allowed_origin(server):
     ws_url = f"ws://127.0.0.1:{server.port}/ws/chat"
 
     async def run() -> None:
@@ -120,8 +133,7 @@ def test_cookie_websocket_needs_an_allowed_origin(live_server_factory):
     asyncio.run(run())
 
 
-def test_sse_backlog_live_last_event_id_and_close(live_server_factory):
-    server = live_server_factory()
+def test_sse_backlog_live_last_event_id_and_close(server):
 
     iterators: dict[int, object] = {}
 
@@ -165,3 +177,21 @@ def test_sse_backlog_live_last_event_id_and_close(live_server_factory):
         await client.aclose()
 
     asyncio.run(run())
+
+
+def test_sigterm_closes_open_websockets_with_a_reconnect_code_and_exits_zero(server, asgi_server):
+    ws_url = f"ws://127.0.0.1:{server.port}"
+
+    async def run() -> int:
+        client, _ana, bob, tid = await _setup(server)
+        async with websockets.connect(f"{ws_url}/ws/chat/{tid}/?after_seq=0", additional_headers=bob["headers"]) as ws:
+            await _send(client, bob, tid, "before the stop")
+            assert (await _until_message(ws))["message"]["body"] == "before the stop"
+            server.proc.send_signal(signal.SIGTERM)
+            code = await _close_code(ws)
+        await client.aclose()
+        return code
+
+    assert asyncio.run(run()) == SHUTDOWN_CLOSE[asgi_server]
+    assert server.proc.wait(15) == 0
+    assert "Traceback" not in server.log()

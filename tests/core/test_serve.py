@@ -2,7 +2,8 @@
 
 Each server runs in its own process on a free loopback port with the embedded
 engine (``mem://`` or a ``surrealkv://`` temp dir), exactly as ``make run``
-starts it. The exit-status tests guard the workaround for defect 3 of the
+starts it. The lifecycle tests run once per ASGI server (``ASGI_SERVER``: daphne
+and uvicorn share one lifecycle, apps/core/servers/). The exit-status tests guard the workaround for defect 3 of the
 environment notes (panic/abort at interpreter exit after the work is done).
 """
 
@@ -25,6 +26,7 @@ import httpx
 import pytest
 import websockets
 
+from gotong.config import ASGI_SERVERS
 from tests.conftest import ROOT, free_port
 
 pytestmark = pytest.mark.slow
@@ -76,7 +78,7 @@ os._exit(code)
 
 
 def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SURREAL_", "REDIS_", "PORT"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SURREAL_", "REDIS_", "PORT", "ASGI_SERVER"))}
     env.update(APP_ENV="test", PYTHONDONTWRITEBYTECODE="1", GOTONG_ROOT=str(ROOT))
     env.update(extra)
     return env
@@ -150,10 +152,15 @@ def _wait_for(path: Path, timeout: float = 5) -> None:
         time.sleep(0.02)
 
 
-@pytest.fixture(scope="module")
-def mem_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with serving(tmp_path_factory.mktemp("serve")) as server:
+@pytest.fixture(scope="module", params=ASGI_SERVERS)
+def mem_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with serving(tmp_path_factory.mktemp("serve"), env=_env(ASGI_SERVER=request.param)) as server:
         yield server
+
+
+@pytest.fixture(params=ASGI_SERVERS)
+def asgi_server(request: pytest.FixtureRequest) -> str:
+    return request.param
 
 
 def test_serves_health_ready_and_error_envelopes(mem_server: Server) -> None:
@@ -187,8 +194,8 @@ def test_websocket_to_unknown_path_is_refused_and_server_stays_up(mem_server: Se
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_signal_stops_promptly_with_status_zero(tmp_path: Path, sig: signal.Signals) -> None:
-    with serving(tmp_path) as server:
+def test_signal_stops_promptly_with_status_zero(tmp_path: Path, sig: signal.Signals, asgi_server: str) -> None:
+    with serving(tmp_path, env=_env(ASGI_SERVER=asgi_server)) as server:
         began = time.monotonic()
         assert server.stop(sig) == 0
         assert time.monotonic() - began < STOP_TIMEOUT_S
@@ -196,12 +203,12 @@ def test_signal_stops_promptly_with_status_zero(tmp_path: Path, sig: signal.Sign
     assert "Traceback" not in server.stderr
 
 
-def test_sigterm_drains_in_flight_request_and_stops_background_tasks(tmp_path: Path) -> None:
+def test_sigterm_drains_in_flight_request_and_stops_background_tasks(tmp_path: Path, asgi_server: str) -> None:
     marks = tmp_path / "marks"
     marks.mkdir()
     script = tmp_path / "harness.py"
     script.write_text(HARNESS)
-    env = _env(HARNESS_MARKS=str(marks))
+    env = _env(HARNESS_MARKS=str(marks), ASGI_SERVER=asgi_server)
     with serving(tmp_path, argv=[sys.executable, str(script)], env=env) as server:
         _wait_for(marks / "bg-started")
         result: dict[str, httpx.Response | BaseException] = {}
@@ -257,9 +264,9 @@ def test_refuses_to_start_without_a_reachable_server_database() -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_port_in_use_is_an_error(mem_server: Server) -> None:
+def test_port_in_use_is_an_error(mem_server: Server, asgi_server: str) -> None:
     port = mem_server.url.rsplit(":", 1)[1]
-    result = manage("serve", "--port", port)
+    result = manage("serve", "--port", port, "--server", asgi_server)
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
 
