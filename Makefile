@@ -45,7 +45,8 @@ format: deps-dev
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-## Chat benchmark, targets 1-4 and 7 of 08-performance.md (BENCH_ARGS=--quick for a smoke run).
+## Chat benchmark, targets 1-4 and 7 of 08-performance.md and issue 14 point 5a (fanout); BENCH_ARGS=--quick for a
+## smoke run, --repeat 3 for the spread, --server daphne|uvicorn, --profile for where the CPU goes.
 bench: deps-dev
 	$(PY) bench/chat_bench.py $(BENCH_ARGS)
 

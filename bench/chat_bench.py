@@ -13,8 +13,19 @@ Not a timed test. Servers are real ``manage.py serve`` processes on free loopbac
 4. Redis transport: two servers on the test-only ws:// SurrealDB bridge + redis-server; send on A,
    sockets on B.
 7. Python ceiling: bench/bare_ws_server.py under the same load, and both saturated (closed loop).
+5a (``fanout``). The fan-out ceiling measured like for like (bench/fanout_ceiling.py says how and why it is fair):
+   2,000 sockets, each its own account, on 4 threads (fan-out 500), ours and the bare server in the same run,
+   no compression on either side (checked from the handshakes), sockets spread over 4 client processes whose
+   CPU is printed; delivered frames/s of each and the ratio ours/bare.
 
-    python bench/chat_bench.py [--quick] [--targets 1,2,3,4,7] [--duration 20] [--idle 5000] [--profile]
+    python bench/chat_bench.py [--quick] [--targets 1,2,3,4,7,fanout] [--duration 20] [--idle 5000] [--profile]
+                               [--repeat 3] [--server daphne|uvicorn] [--fanout-sockets 2000 --fanout-threads 4
+                               --fanout-senders 4 --fanout-clients 4]
+
+``--server`` sets ``ASGI_SERVER`` for every ``manage.py serve`` the benchmark starts (default: serve's own default);
+the server's name heads every table. ``--repeat N`` runs the selected targets N times and prints, per figure,
+min / median / max over the repeats and each repeat's load average (1/5/15) at its start and end; the JSON keeps
+every repeat (``repeats``) and the ``spread``; its top-level target keys are the last repeat's.
 
 Every load phase on our server also reports its server CPU and GC pauses (``gotong_gc_pause_seconds`` from
 ``/metrics``, "n/a" when absent) and the load average. ``--profile`` records the server with py-spy during our
@@ -44,8 +55,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import profile_breakdown as pb  # bench/ is on sys.path (the script's own folder)
-from stats import free_port, load, rss_kib, summary
+import fanout_ceiling  # bench/ is on sys.path (the script's own folder)
+import profile_breakdown as pb
+import stats
+from stats import free_port, load, load_triple, process_cpu_s, rss_kib, spread, summary
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -60,6 +73,7 @@ RATE_ENV = {
     "RATE_LIMIT_AUTH": "100000/1:100000",
 }
 WORK = Path(tempfile.mkdtemp(prefix="gr-chat-bench-"))
+ASGI_SERVER: str | None = None  # --server: ASGI_SERVER of every ``manage.py serve`` started here (None: inherited)
 
 
 # -- small helpers -------------------------------------------------------------
@@ -119,8 +133,24 @@ PROCS = Procs()
 def server_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SURREAL_", "REDIS_", "S3_", "PORT"))}
     env.update(APP_ENV="test", PYTHONDONTWRITEBYTECODE="1", LOG_LEVEL="WARNING", **RATE_ENV)
+    if ASGI_SERVER:
+        env["ASGI_SERVER"] = ASGI_SERVER
     env.update(extra)
     return env
+
+
+def asgi_server_name() -> str:
+    """The ASGI server our ``manage.py serve`` processes run, as the app's own config resolves it."""
+    env = server_env(SURREAL_ENDPOINT="mem://")
+    chosen = "ASGI_SERVER" in env
+    try:
+        sys.path.append(str(ROOT))  # last: bench/'s own modules keep precedence
+        from gotong.config import load_config
+
+        name = load_config(env).asgi_server
+    except Exception:  # an app without the setting yet: serve ignores the variable
+        name = env.get("ASGI_SERVER", "daphne?")
+    return name if chosen else f"{name} (default)"
 
 
 def start_server(name: str, **env: str) -> tuple[subprocess.Popen, int]:
@@ -175,15 +205,19 @@ async def make_threads(base: str, users: list[dict[str, str]], count: int, per_t
 
 
 def _client_proc(mode: str, ws_base: str, sockets: list[tuple[str, str]], ready, go, stop, expected, out,
-                 deadline_s: float = 900) -> None:  # fmt: skip
+                 deadline_s: float = 900, compression: str | None = "deflate") -> None:  # fmt: skip
     """Hold ``sockets`` ((thread_id, token) pairs), read every frame, check seq order; report to ``out``.
 
     ``deadline_s`` bounds the whole life of the process after connecting (longer for bench/soak.py).
+    ``compression``: what the client offers (``None``: no permessage-deflate, the fan-out ceiling's setting).
+    The report carries the extensions each server answered (``Sec-WebSocket-Extensions``) and this process's
+    CPU % from ``go`` until the senders stopped (resource usage), so a client-bound run shows.
     """
-    asyncio.run(_clients(mode, ws_base, sockets, ready, go, stop, expected, out, deadline_s))
+    asyncio.run(_clients(mode, ws_base, sockets, ready, go, stop, expected, out, deadline_s, compression))
 
 
-async def _clients(mode, ws_base, sockets, ready, go, stop, expected, out, deadline_s: float = 900) -> None:
+async def _clients(mode, ws_base, sockets, ready, go, stop, expected, out, deadline_s: float = 900,
+                   compression: str | None = "deflate") -> None:  # fmt: skip
     import websockets
 
     seqs: list[list[int]] = [[] for _ in sockets]
@@ -192,6 +226,7 @@ async def _clients(mode, ws_base, sockets, ready, go, stop, expected, out, deadl
     created: list[float] = []  # frame received - created_at_ms stamped by the server before commit (ms)
     conns: list[Any] = [None] * len(sockets)
     failures: list[str] = []
+    extensions: dict[str, int] = {}  # Sec-WebSocket-Extensions of each handshake response -> sockets
     gate = asyncio.Semaphore(100)
 
     async def connect(i: int, tid: str, token: str) -> None:
@@ -201,8 +236,11 @@ async def _clients(mode, ws_base, sockets, ready, go, stop, expected, out, deadl
             for _attempt in range(3):
                 try:
                     conns[i] = await asyncio.wait_for(
-                        websockets.connect(url, additional_headers=headers, max_queue=None, open_timeout=30), 40
-                    )
+                        websockets.connect(url, additional_headers=headers, max_queue=None, open_timeout=30,
+                                           compression=compression), 40
+                    )  # fmt: skip
+                    ext = conns[i].response.headers.get("Sec-WebSocket-Extensions") or "none"
+                    extensions[ext] = extensions.get(ext, 0) + 1
                     return
                 except Exception as exc:  # counted and reported
                     failures.append(repr(exc)[:200])
@@ -232,10 +270,13 @@ async def _clients(mode, ws_base, sockets, ready, go, stop, expected, out, deadl
     deadline = time.monotonic() + deadline_s
     while not go.is_set() and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
-    stop_at = time.monotonic()
+    stop_at = go_at = time.monotonic()
+    cpu0, cpu_pct = process_cpu_s(), None
     # Finish when every socket saw its thread's last acked seq (or 15 s after the senders stopped).
     while time.monotonic() < deadline:
         if stop.is_set():
+            if cpu_pct is None:  # the load window: go -> senders done
+                cpu_pct = round((process_cpu_s() - cpu0) / max(1e-6, time.monotonic() - go_at) * 100, 1)
             want = dict(expected)
             done = all(not want.get(tid) or (seqs[i] and max(seqs[i]) >= want[tid])
                        for i, (tid, _tok) in enumerate(sockets) if conns[i] is not None)  # fmt: skip
@@ -261,7 +302,7 @@ async def _clients(mode, ws_base, sockets, ready, go, stop, expected, out, deadl
         task.cancel()
     out.put({"frames": sum(len(s) for s in seqs), "lost": lost, "dup": dup, "disorder": disorder,
              "delivery": delivery, "created": created, "failures": failures[:20], "n_failures": len(failures),
-             "open_at_end": open_at_end, "delivery_at": delivery_at,
+             "open_at_end": open_at_end, "delivery_at": delivery_at, "extensions": extensions, "cpu_pct": cpu_pct,
              "seqs": [(tid, seqs[i]) for i, (tid, _tok) in enumerate(sockets) if conns[i] is not None]})  # fmt: skip
 
 
@@ -373,7 +414,7 @@ async def _sender(mode, base, plans, rate, duration, concurrency, go, out, cutof
     deadline = time.monotonic() + 900
     while not go.is_set() and time.monotonic() < deadline:
         await asyncio.sleep(0.01)
-    t0 = time.monotonic()
+    t0, cpu0 = time.monotonic(), process_cpu_s()
     tasks = []
     i = 0
     if rate:
@@ -399,16 +440,19 @@ async def _sender(mode, base, plans, rate, duration, concurrency, go, out, cutof
         await pub.close()
     await client.aclose()
     out.put({"acks": acks, "errors": errors[:20], "n_errors": len(errors), "last": last, "sent": len(tasks),
-             "elapsed": elapsed, "ack_log": ack_log, "error_at": error_at})  # fmt: skip
+             "elapsed": elapsed, "ack_log": ack_log, "error_at": error_at,
+             "cpu_s": process_cpu_s() - cpu0})  # fmt: skip
 
 
 def run_load(mode: str, send_base: str, ws_base: str, plans: list[dict], *, rate: float | None, duration: float,
              client_procs: int = 2, concurrency: int = 200, server_pid: int | None = None,
-             probe: pb.PhaseProbe | None = None) -> dict:  # fmt: skip
+             probe: pb.PhaseProbe | None = None, compression: str | None = "deflate",
+             sender_target: Any = None) -> dict:  # fmt: skip
     """One load run: client processes hold the sockets, one sender process sends; results merged.
 
     ``probe`` (our server only) measures the server over the same window: CPU by thread kind, GC pauses and,
-    when profiling, py-spy stacks.
+    when profiling, py-spy stacks. ``compression`` is what the clients offer; ``sender_target`` replaces
+    ``_sender_proc`` (same arguments and report; bench/fanout_ceiling.py paces its sends by delivery).
     """
     ctx = mp.get_context("spawn")
     ready, out_c, out_s = ctx.Queue(), ctx.Queue(), ctx.Queue()
@@ -417,9 +461,10 @@ def run_load(mode: str, send_base: str, ws_base: str, plans: list[dict], *, rate
     expected = manager.dict()
     sockets = [(p["thread_id"], tok) for p in plans for tok in p["sockets"]]
     chunks = [sockets[k::client_procs] for k in range(client_procs)]
-    clients = [ctx.Process(target=_client_proc, args=(mode, ws_base, c, ready, go, stop, expected, out_c))
-               for c in chunks]  # fmt: skip
-    sender = ctx.Process(target=_sender_proc, args=(mode, send_base, plans, rate, duration, concurrency, go, out_s))
+    clients = [ctx.Process(target=_client_proc, args=(mode, ws_base, c, ready, go, stop, expected, out_c, 900,
+                                                      compression)) for c in chunks]  # fmt: skip
+    sender = ctx.Process(target=sender_target or _sender_proc,
+                         args=(mode, send_base, plans, rate, duration, concurrency, go, out_s))  # fmt: skip
     for proc in [*clients, sender]:
         proc.start()
     connected = sum(ready.get(timeout=300) for _ in clients)
@@ -428,14 +473,16 @@ def run_load(mode: str, send_base: str, ws_base: str, plans: list[dict], *, rate
     load_before = load()
     if probe is not None:
         probe.start()
-    started = time.monotonic()
+    started, go_wall_ms, machine0 = time.monotonic(), time.time() * 1000, stats.machine_jiffies()
     go.set()
     sent = out_s.get(timeout=duration + 300)
     expected.update(sent["last"])
     stop.set()
     results = [out_c.get(timeout=120) for _ in clients]
     wall = time.monotonic() - started
-    cpu = (cpu_seconds(server_pid) - cpu0) / wall * 100 if server_pid else None
+    cpu_s = cpu_seconds(server_pid) - cpu0 if server_pid else None
+    machine = stats.machine_busy_pct(machine0, stats.machine_jiffies())
+    cpu = cpu_s / wall * 100 if cpu_s is not None else None
     server = probe.stop() if probe is not None else None
     for proc in [*clients, sender]:
         proc.join(30)
@@ -444,6 +491,11 @@ def run_load(mode: str, send_base: str, ws_base: str, plans: list[dict], *, rate
     manager.shutdown()
     delivery = [v for r in results for v in r["delivery"]]
     frames = sum(r["frames"] for r in results)
+    last_frame_ms = max((max(r["delivery_at"]) for r in results if r["delivery_at"]), default=go_wall_ms)
+    extensions: dict[str, int] = {}
+    for r in results:
+        for ext, n in r["extensions"].items():
+            extensions[ext] = extensions.get(ext, 0) + n
     expected_frames = sum(sent["last"].get(p["thread_id"], 0) * len(p["sockets"]) for p in plans)
     extra = {} if server is None else {"server": server, "breakdown": pb.breakdown(server, len(sent["acks"]), frames)}
     return {
@@ -469,6 +521,15 @@ def run_load(mode: str, send_base: str, ws_base: str, plans: list[dict], *, rate
         "client_failures": sum(r["n_failures"] for r in results),
         "client_failure_samples": [f for r in results for f in r["failures"]][:5],
         "server_cpu_pct": round(cpu, 1) if cpu is not None else None,
+        # Additions of issue 14 point 5: frames over go -> last frame received (the backlog's drain included),
+        # the server's CPU per acked send, what each handshake negotiated, and the client side's own CPU.
+        "delivered_frames_per_s": round(frames / max(1e-3, (last_frame_ms - go_wall_ms) / 1000), 1),
+        "server_cpu_s": round(cpu_s, 3) if cpu_s is not None else None,
+        "server_cpu_ms_per_msg": round(cpu_s * 1000 / len(sent["acks"]), 2) if cpu_s and sent["acks"] else None,
+        "extensions": extensions,
+        "client_cpu_pct": [r["cpu_pct"] for r in results],
+        "sender_cpu_pct": round(sent["cpu_s"] / max(1e-6, sent["elapsed"]) * 100, 1),
+        "machine_busy_pct": machine,  # all cores, every process (neighbours too): 100 = the machine was the limit
         "load_before": load_before,
         "load_after": load(),
     } | extra
@@ -772,6 +833,7 @@ def verdicts(res: dict) -> list[tuple[str, str, str, str]]:
                      "<=40 KiB/socket and target 2", "PASS" if ok else "FAIL"))  # fmt: skip
     if "t4" in res and "skipped" not in res["t4"]:
         rows.append(load_row("4 redis 2 procs", res["t4"], None, 150))
+    rows.extend(fanout_ceiling.verdict_rows(res))
     if "t7_bare" in res and "t2" in res:
         fixed = round(res["t2"]["frames_per_s"] / res["t7_bare"]["frames_per_s"], 2)
         text = f"at 50 msg/s: {res['t2']['frames_per_s']} vs {res['t7_bare']['frames_per_s']} frames/s = {fixed}"
@@ -787,15 +849,36 @@ def verdicts(res: dict) -> list[tuple[str, str, str, str]]:
     return rows
 
 
-def main() -> None:
+LOAD_RUNS = [("2", "t2"), ("3 load", "t3.load"), ("4 redis", "t4"), ("7 bare 50/s", "t7_bare"),
+             ("7 ours saturated", "t7_app_saturated"), ("7 bare saturated", "t7_bare_saturated")]  # fmt: skip
+LOAD_FIGURES = [("delivery p95 ms", "delivery_ms.p95"), ("ACK p95 ms", "ack_ms.p95"), ("frames/s", "frames_per_s"),
+                ("server CPU %", "server_cpu_pct"), ("CPU ms/msg", "server_cpu_ms_per_msg")]  # fmt: skip
+SPREAD_FIGURES = [
+    ("1 repository p95 ms", "t1.data_layer.at_10k.repository.p95"),
+    ("1 service p95 ms", "t1.data_layer.at_10k.service.p95"),
+    ("1 HTTP p95 ms", "t1.http_10k.p95"),
+    *[(f"{name} {label}", f"{path}.{key}") for name, path in LOAD_RUNS for label, key in LOAD_FIGURES],
+    ("3 RSS KiB/socket", "t3.rss_per_socket_kib"),
+    ("7 ratio at 50 msg/s", "t7_ratio_fixed_load"),
+    ("7 ratio saturated", "t7_ratio_saturated"),
+    *fanout_ceiling.FIGURES,
+]
+
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="short smoke run (5 s loads, 500 idle sockets)")
-    parser.add_argument("--targets", default="1,2,3,4,7")
+    parser.add_argument("--quick", action="store_true",
+                        help="short smoke run (5 s loads, 500 idle sockets, 400 fan-out sockets)")  # fmt: skip
+    parser.add_argument("--targets", default="1,2,3,4,7,fanout", help="comma-separated; 5a is fanout")
     parser.add_argument("--duration", type=float, default=None, help="seconds per load run (20; quick 5)")
     parser.add_argument("--rate", type=float, default=50.0, help="messages/s over all threads")
     parser.add_argument("--idle", type=int, default=None, help="idle sockets of target 3 (5000; quick 500)")
     parser.add_argument("--concurrency", type=int, default=32, help="closed-loop senders of the saturated runs")
     parser.add_argument("--catchup-runs", type=int, default=None, help="queries per catch-up figure (200; quick 50)")
+    parser.add_argument("--repeat", type=int, default=1, help="run the selected targets N times; print the spread")
+    parser.add_argument("--server", choices=("daphne", "uvicorn"), default=None,
+                        help="ASGI_SERVER of every manage.py serve started (default: serve's default)")  # fmt: skip
+    fanout_ceiling.add_arguments(parser)
     parser.add_argument("--json", type=Path, default=BENCH / "results" / "chat.json")
     parser.add_argument(
         "--profile",
@@ -806,10 +889,82 @@ def main() -> None:
     parser.add_argument("--md", type=Path, default=BENCH / "results" / "chat.md",
                         help="Markdown file whose --profile section is (re)written")  # fmt: skip
     args = parser.parse_args()
-    args.targets = set(args.targets.split(","))
+    args.targets = {"fanout" if t == "5a" else t for t in args.targets.split(",")}
     args.duration = args.duration or (5.0 if args.quick else 20.0)
     args.idle = args.idle or (500 if args.quick else 5000)
     args.catchup_runs = args.catchup_runs or (50 if args.quick else 200)
+    args.fanout_sockets = args.fanout_sockets or (400 if args.quick else 2000)
+    args.repeat = max(1, args.repeat)
+    return args
+
+
+def run_targets(args: argparse.Namespace, res: dict[str, Any]) -> None:
+    """Every selected target once, into ``res``; one failing target must not lose the others' figures."""
+    steps = [
+        ({"1"}, "target 1: seeding and measuring catch-up", lambda: res.__setitem__("t1", target1(args))),
+        ({"2", "3", "7"}, "targets 2/3/7: embedded server", lambda: target2_3(args, res)),
+        ({"7"}, "target 7: bare websockets server", lambda: target7(args, res)),
+        ({"4"}, "target 4: bridge + redis + two servers", lambda: res.__setitem__("t4", target4(args))),
+        ({"fanout"}, "target 5a: fan-out ceiling, ours vs bare websockets",
+         lambda: res.__setitem__("fanout", fanout_ceiling.target(sys.modules[__name__], args, res["asgi_server"]))),
+    ]  # fmt: skip
+    for keys, title, step in steps:
+        if args.targets & keys:
+            print(title, f"... (load {load()})", flush=True)
+            try:
+                step()
+            except Exception as exc:  # one failing target must not lose the others' figures
+                res.setdefault("errors", []).append(f"{title}: {exc!r}"[:500])
+                print("  FAILED:", repr(exc)[:300], flush=True)
+            if "t1" in res and keys == {"1"}:
+                print("  ", json.dumps(res["t1"])[:1500], flush=True)
+
+
+def run_repeats(args: argparse.Namespace, res: dict[str, Any]) -> None:
+    """``--repeat`` runs of the selected targets; the last one's keys at the top level (the single-run layout)."""
+    runs: list[dict[str, Any]] = []
+    for n in range(1, args.repeat + 1):
+        run: dict[str, Any] = {"repeat": n, "asgi_server": res["asgi_server"], "load_start": load_triple()}
+        if args.repeat > 1:
+            print(f"== repeat {n}/{args.repeat} (server {res['asgi_server']}), load 1/5/15 {run['load_start']}",
+                  flush=True)  # fmt: skip
+        run_targets(args, run)
+        run["verdicts"] = verdicts(run)
+        run["load_end"] = load_triple()
+        runs.append(run)
+    res.update({k: v for k, v in runs[-1].items() if k not in ("repeat", "asgi_server", "load_start", "load_end")})
+    res["load_per_repeat"] = [{"repeat": r["repeat"], "start": r["load_start"], "end": r["load_end"]} for r in runs]
+    if args.repeat > 1:
+        res["repeats"] = runs
+        res["spread"] = spread(runs, SPREAD_FIGURES)
+        res["verdicts"] = [(f"r{r['repeat']} {name}", *rest) for r in runs for name, *rest in r["verdicts"]]
+        res["errors"] = [f"repeat {r['repeat']}: {e}" for r in runs for e in r.get("errors", [])]
+        if not res["errors"]:
+            del res["errors"]
+
+
+def print_summary(res: dict[str, Any]) -> None:
+    print()
+    w = max([18, *(len(name) for name, *_rest in res["verdicts"])])
+    print(f"{'target':<{w}} {'verdict':<7} {'goal':<40} figures (ASGI server {res['asgi_server']})")
+    for name, text, goal, verdict in res["verdicts"]:
+        print(f"{name:<{w}} {verdict:<7} {goal:<40} {text}")
+    if "spread" in res:
+        n = len(res["repeats"])
+        print(f"\nspread over {n} repeats (ASGI server {res['asgi_server']})")
+        print(f"{'figure':<34} {'min':>10} {'median':>10} {'max':>10}  every repeat")
+        for row in res["spread"]:
+            values = " ".join("-" if v is None else f"{v:g}" for v in row["values"])
+            print(f"{row['figure']:<34} {row['min']:>10g} {row['median']:>10g} {row['max']:>10g}  {values}")
+    for r in res["load_per_repeat"]:
+        print(f"load average 1/5/15, repeat {r['repeat']}: start {r['start']} end {r['end']}")
+    print(f"load average start {res['load_at_start']} end {res['load_at_end']} (2 cores, shared machine)")
+
+
+def main() -> None:
+    global ASGI_SERVER
+    args = parse_args()
+    ASGI_SERVER = args.server
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))  # children inherit it
 
@@ -822,35 +977,17 @@ def main() -> None:
         "quick": args.quick,
         "duration_s": args.duration,
         "rate_msg_s": args.rate,
+        "repeat": args.repeat,
+        "asgi_server": asgi_server_name(),
         "work_dir": str(WORK),
     }
-    steps = [
-        ("1", "target 1: seeding and measuring catch-up", lambda: res.__setitem__("t1", target1(args))),
-        ("237", "targets 2/3/7: embedded server", lambda: target2_3(args, res)),
-        ("7", "target 7: bare websockets server", lambda: target7(args, res)),
-        ("4", "target 4: bridge + redis + two servers", lambda: res.__setitem__("t4", target4(args))),
-    ]
     try:
-        for keys, title, step in steps:
-            if args.targets & set(keys):
-                print(title, f"... (load {load()})", flush=True)
-                try:
-                    step()
-                except Exception as exc:  # one failing target must not lose the others' figures
-                    res.setdefault("errors", []).append(f"{title}: {exc!r}"[:500])
-                    print("  FAILED:", repr(exc)[:300], flush=True)
-                if "t1" in res and keys == "1":
-                    print("  ", json.dumps(res["t1"])[:1500], flush=True)
+        run_repeats(args, res)
     finally:
         PROCS.stop_all()
-    res["verdicts"] = verdicts(res)
     res["load_at_end"] = list(os.getloadavg())
     res["seconds"] = round(time.time() - started, 1)
-    print()
-    print(f"{'target':<18} {'verdict':<7} {'goal':<40} figures")
-    for name, text, goal, verdict in res["verdicts"]:
-        print(f"{name:<18} {verdict:<7} {goal:<40} {text}")
-    print(f"load average start {res['load_at_start']} end {res['load_at_end']} (2 cores, shared machine)")
+    print_summary(res)
     if args.profile:
         print("\n".join(["", *pb.report(res, args.md, args.profile_rate)]))
     args.json.parent.mkdir(parents=True, exist_ok=True)

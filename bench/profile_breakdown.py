@@ -52,13 +52,13 @@ COMPONENTS: list[tuple[str, tuple[str, ...]]] = [
      ("/surrealdb/", "/apps/core/db/", "/cbor", "/apps/chat/repository")),
     ("view building & JSON", ("/apps/chat/presenters", "/apps/chat/fanout", "/json/")),
     ("consumer & framing",
-     ("/channels/", "/daphne/", "/autobahn/", "/twisted/", "/txaio/", "/websockets/", "/apps/chat/consumers",
-      "/apps/chat/sse")),
+     ("/channels/", "/daphne/", "/autobahn/", "/twisted/", "/txaio/", "/websockets/", "/uvicorn/", "/httptools/",
+      "/apps/chat/consumers", "/apps/chat/sse", "/apps/core/servers/")),
     ("hub & re-validation", ("/apps/chat/hub", "/apps/chat/streams", "/apps/chat/realtime")),
     ("logging, metrics, tracing",
      ("/logging/", "/pythonjsonlogger/", "/prometheus_client/", "/opentelemetry/", "/apps/core/logging",
       "/apps/core/metrics", "/apps/core/tracing", "/apps/core/events", "/apps/core/gc_tuning")),
-    ("event loop (asyncio, selectors)", ("/asyncio/", "/selectors.py")),
+    ("event loop (asyncio, selectors)", ("/asyncio/", "/selectors.py", "/uvloop/")),
     (OTHER_APP, ("/apps/",)),
 ]  # fmt: skip
 ROOT = str(Path(__file__).resolve().parent.parent) + "/"
