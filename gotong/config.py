@@ -46,8 +46,10 @@ class ConfigError(ValueError):
 class AppConfig:
     app_env: str = "development"
     port: int = 8000
-    # The ASGI server `manage.py serve` runs in-process (apps/core/servers/): chosen by measurement, issue 14 point 6.
-    asgi_server: str = "daphne"
+    # The ASGI server `manage.py serve` runs in-process (apps/core/servers/). uvicorn by measurement (issue 14
+    # point 6, docs/benchmarks.md: 5,000 idle sockets + 50 msg/s delivery p95 50 vs 194 ms, fan-out +36 %);
+    # daphne stays selectable.
+    asgi_server: str = "uvicorn"
     surreal_endpoint: str = "mem://"
     surreal_ns: str = "gotong"
     surreal_db: str = "chat"

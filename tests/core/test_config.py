@@ -39,6 +39,8 @@ def test_defaults_are_the_embedded_development_profile():
     assert cfg.rate_limit_default == RateLimit(100, 1, 200)
     assert cfg.evidence_service_area == (-11.0, 6.0, 95.0, 141.0)
     assert cfg.worker_metrics_port == 9101
+    assert cfg.asgi_server == "uvicorn"  # chosen by measurement, docs/benchmarks.md (issue 14 point 6)
+    assert load_config({"ASGI_SERVER": "daphne"}).asgi_server == "daphne"
     assert load_config({"EVIDENCE_SERVICE_AREA": "-1,1,-2,2"}).evidence_service_area == (-1.0, 1.0, -2.0, 2.0)
 
 
@@ -48,6 +50,7 @@ def test_defaults_are_the_embedded_development_profile():
         ({"APP_ENV": "staging"}, "APP_ENV"),
         ({"PORT": "eighty"}, "PORT"),
         ({"PORT": "70000"}, "PORT"),
+        ({"ASGI_SERVER": "gunicorn"}, "ASGI_SERVER"),
         ({"SURREAL_ENDPOINT": "rocksdb://x"}, "SURREAL_ENDPOINT"),
         ({"SURREAL_ENDPOINT": ""}, "SURREAL_ENDPOINT"),
         ({"REDIS_URL": "localhost:6379"}, "REDIS_URL"),

@@ -1,8 +1,8 @@
 """Hostile request bodies, paths and headers (issue 12): every one gets a 4xx envelope and writes nothing.
 
 Bodies are parsed in one place (``apps.core.api.StrictJSONParser``), so each endpoint family is
-probed with the same inputs through Django's test client; the real server (daphne, started by
-``live_server_factory``) is probed over raw sockets for what only a socket can send: chunked and
+probed with the same inputs through Django's test client; the real server (daphne and uvicorn, each
+started by ``live_server_factory``) is probed over raw sockets for what only a socket can send: chunked and
 truncated bodies, enormous headers, undecoded traversal in static paths.
 """
 
@@ -19,6 +19,7 @@ from django.test import Client
 
 from apps.accounts.repository import AccountsRepository
 from apps.core.db import run_sync
+from gotong.config import ASGI_SERVERS
 from tests.support.api_user import ApiUser
 
 PASSWORD = "correct horse battery"
@@ -321,7 +322,7 @@ def test_idempotency_hash_never_raises_on_lone_surrogates():
     assert len(body_hash("\ud83d")) == 64
 
 
-# -- the real server (daphne) over raw sockets --------------------------------------------
+# -- the real server (each ASGI server ``serve`` can run) over raw sockets ----------------
 
 
 def raw_request(port: int, data: bytes, *, half_close: bool = False, timeout: float = 20) -> bytes:
@@ -389,8 +390,27 @@ def chunked(body: bytes, size: int = 7) -> bytes:
     return b"".join(f"{len(p):x}\r\n".encode() + p + b"\r\n" for p in parts) + b"0\r\n\r\n"
 
 
-def test_real_server_reads_chunked_bodies_and_refuses_hostile_input(live_server_factory):
-    server = live_server_factory()
+@pytest.mark.parametrize("asgi_server", ASGI_SERVERS)
+def head_is_cut_off(port: int, total: int = 64 << 20) -> bool:
+    """Stream a header value of ``total`` bytes: True when the server stops reading it (it answers and closes).
+
+    A server that kept every header byte in memory would take all of it; one with a bound refuses after a few
+    KiB and closes, so the send fails long before ``total`` (the kernel buffers hold a few MiB at most).
+    """
+    piece = b"e" * 65536
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+        try:
+            sock.sendall(b"GET /v1/contributions HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Endless: ")
+            for _ in range(total // len(piece)):
+                sock.sendall(piece)
+        except (BrokenPipeError, ConnectionResetError):
+            return True
+    return False
+
+
+@pytest.mark.parametrize("asgi_server", ASGI_SERVERS)
+def test_real_server_reads_chunked_bodies_and_refuses_hostile_input(live_server_factory, asgi_server):
+    server = live_server_factory(ASGI_SERVER=asgi_server)
     port = server.port
     ident = {"email": "chunk@example.com", "username": "chunky", "password": PASSWORD}
 
@@ -491,6 +511,7 @@ def test_real_server_reads_chunked_bodies_and_refuses_hostile_input(live_server_
     assert not answer or 400 <= parse(answer)[0] < 500, answer[:300]
     answer = raw_request(port, http("GET", "/v1/contributions", {"Cookie": "d" * 300_000}))
     assert not answer or 400 <= parse(answer)[0] < 500, answer[:300]
+    assert head_is_cut_off(port), "the server kept reading a 64 MiB header"
 
     # Nothing half-written: the cut and refused sign-ups never created users; the server still serves.
     for email, username in (("cut@example.com", "cut"), ("big@example.com", "big")):

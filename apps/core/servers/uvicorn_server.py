@@ -10,6 +10,8 @@ Settings that differ from uvicorn's defaults, and why:
 - ``proxy_headers=False``, ``server_header=False``, ``access_log=False``: the application alone decides
   which ``X-Forwarded-For`` hop to trust (``TRUSTED_PROXY_COUNT``) and writes the access log.
 - ``ws_max_size``: ``MAX_BODY_BYTES``, the same bound as an HTTP body (clients only send small control frames).
+- ``http=BoundedHeadProtocol``: uvicorn's httptools protocol keeps a request line and headers of any size in
+  memory; ours answers 431 once the head passes ``MAX_HEAD_BYTES`` (Twisted, under daphne, cuts at about 16 KB).
 - The listening socket is bound here, so a port in use is an error message for ``serve``, not
   uvicorn's ``sys.exit(1)``.
 
@@ -31,6 +33,7 @@ from typing import Any
 
 import uvicorn
 from django.conf import settings
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from apps.core import background
 from apps.core.db import close_db
@@ -39,6 +42,44 @@ from apps.core.servers import OnStarted, ServeOptions
 log = logging.getLogger(__name__)
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 BACKLOG = 2048  # 5,000 sockets may connect in a burst (chat target 3); uvicorn's default, named here
+# Request line + headers. A 12 KB bearer token must still reach the application (it answers 401 with an envelope).
+MAX_HEAD_BYTES = 32 * 1024
+HEAD_TOO_LARGE = b"request line and headers too large"
+
+
+class BoundedHeadProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a bound on the bytes of a request's head (line + headers).
+
+    httptools only calls back once a header is complete, so the bound counts received chunks: a chunk counts
+    when the head was still incomplete after it and no message began inside it (then its start was the end of
+    the previous message or a body). Memory stays within ``MAX_HEAD_BYTES`` plus two reads.
+    """
+
+    reading_head = True
+    head_bytes = 0
+    messages_begun = 0
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self.reading_head, self.head_bytes = True, 0
+        self.messages_begun += 1
+
+    def on_headers_complete(self) -> None:
+        self.reading_head = False
+        super().on_headers_complete()
+
+    def data_received(self, data: bytes) -> None:
+        begun = self.messages_begun
+        super().data_received(data)
+        if not self.reading_head or begun != self.messages_begun or self.transport.is_closing():
+            return
+        self.head_bytes += len(data)
+        if self.head_bytes > MAX_HEAD_BYTES:
+            self.transport.write(
+                b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain; charset=utf-8\r\n"
+                b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(HEAD_TOO_LARGE), HEAD_TOO_LARGE)
+            )
+            self.transport.close()
 
 
 class GracefulUvicorn(uvicorn.Server):
@@ -103,7 +144,7 @@ def build_config(application: Any, options: ServeOptions) -> uvicorn.Config:
     return uvicorn.Config(
         application,
         loop="uvloop",
-        http="httptools",
+        http=BoundedHeadProtocol,
         ws="websockets-sansio",
         ws_per_message_deflate=False,
         ws_max_size=settings.CONFIG.max_body_bytes,

@@ -1,6 +1,6 @@
 """``manage.py serve``: the one-process server (an ASGI server in-process on ``gotong.asgi.application``).
 
-Which server: ``--server`` or ``ASGI_SERVER`` (daphne or uvicorn; apps/core/servers/ runs either with
+Which server: ``--server`` or ``ASGI_SERVER`` (uvicorn, the default, or daphne; apps/core/servers/ runs either with
 the same lifecycle: background tasks, drain-then-stop on SIGTERM/SIGINT, the SurrealDB client closed
 last). Why in-process: the embedded database can be opened by one process only, so the server, the
 migrations it applies first and the background loops must share one process and one SurrealDB client.
@@ -48,7 +48,7 @@ class Command(BaseCommand):
             "--server",
             choices=ASGI_SERVERS,
             default=None,
-            help="the ASGI server (default: ASGI_SERVER, daphne)",
+            help="the ASGI server (default: ASGI_SERVER, uvicorn)",
         )
         parser.add_argument(
             "--drain-timeout",
