@@ -12,7 +12,6 @@ from the database instead (slow consumers lose nothing, memory stays bounded).
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
@@ -45,6 +44,10 @@ class StreamSession:
         self._pending: deque[tuple[Any, ...]] = deque()
         self._overflow = False
         self._wake = asyncio.Event()
+        # A ping every HEARTBEAT_S: one timer per stream, re-armed when it fires. (A wait_for around every
+        # wake-up cost a task and a timer per delivered frame.)
+        self._heartbeat: asyncio.TimerHandle | None = None
+        self._heartbeat_due = False
 
     # -- called by the hub (same loop, never blocks) ----------------------------
 
@@ -89,18 +92,17 @@ class StreamSession:
                 self.last_sent = self.start_after
                 async for envelope in self._catch_up():
                     yield envelope
-            deadline = time.monotonic() + HEARTBEAT_S
+            self._arm_heartbeat()
             while self.closed_reason is None:
-                if not self._pending and not self._overflow:
-                    try:
-                        await asyncio.wait_for(self._wake.wait(), max(0.0, deadline - time.monotonic()))
-                    except TimeoutError:
-                        yield presenters.envelope("ping", self.thread_id)
-                        deadline = time.monotonic() + HEARTBEAT_S
-                        continue
+                if not self._pending and not self._overflow and not self._heartbeat_due:
+                    await self._wake.wait()
                     self._wake.clear()
                 if self.closed_reason is not None:
                     break
+                if self._heartbeat_due:
+                    self._arm_heartbeat()
+                    yield presenters.envelope("ping", self.thread_id)
+                    continue
                 if self._overflow:
                     self._overflow = False
                     self.overflows += 1
@@ -110,14 +112,38 @@ class StreamSession:
                         yield envelope
                     continue
                 if self._pending:
-                    async for envelope in self._handle(self._pending.popleft()):
+                    item = self._pending.popleft()
+                    live = self._next_live_message(item)
+                    if live is not None:  # the common case, without a generator per event
+                        yield live
+                        continue
+                    async for envelope in self._handle(item):
                         yield envelope
             reason = self.closed_reason or reason
             yield presenters.envelope("closed", self.thread_id, data={"reason": reason})
         finally:
             await hub.unsubscribe(self)
+            if self._heartbeat is not None:
+                self._heartbeat.cancel()
             metrics.realtime_connections.labels(self.transport).dec()
             metrics.realtime_disconnects_total.labels(self.transport, self.closed_reason or reason).inc()
+
+    def _arm_heartbeat(self) -> None:
+        self._heartbeat_due = False
+        self._heartbeat = asyncio.get_running_loop().call_later(HEARTBEAT_S, self._beat)
+
+    def _beat(self) -> None:
+        self._heartbeat_due = True
+        self._wake.set()
+
+    def _next_live_message(self, item: tuple[Any, ...]) -> presenters.Envelope | None:
+        """The envelope of a prepared message that is exactly the next ``seq``; None: ``_handle`` decides."""
+        if item[0] != "event" or item[2] is None:
+            return None
+        event = item[1]
+        if event["event_type"] != "message" or event.get("seq") != self.last_sent + 1:
+            return None
+        return self._live_message(item[2], event)
 
     async def _handle(self, item: tuple[Any, ...]) -> AsyncIterator[dict[str, Any]]:
         kind = item[0]
