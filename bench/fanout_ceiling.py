@@ -179,7 +179,8 @@ def _ours(cb: Any, args: argparse.Namespace) -> tuple[dict, list[int]]:
         plans = [{"thread_id": tid, "sender": owner[tid],
                   "sockets": [w["token"] for w in info["watchers"] if w["thread_id"] == tid]}
                  for tid in info["threads"]]  # fmt: skip
-        result = _load(cb, args, "app", port, plans, proc.pid, cb.probe_for(args, proc, f"http://127.0.0.1:{port}"))
+        probe = cb.probe_for(args, proc, f"http://127.0.0.1:{port}", "fanout")
+        result = _load(cb, args, "app", port, plans, proc.pid, probe)
         result["server_rss_kib"] = rss_kib(proc.pid)
     finally:
         cb.PROCS.stop(proc)
