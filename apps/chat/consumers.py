@@ -1,7 +1,8 @@
 """The WebSocket endpoint of a thread: a thin shell around ``streams.StreamSession``.
 
 Close codes: 4001 unauthorized (no/invalid/revoked token), 4003 forbidden (not a
-member, or membership ended), 4404 unknown thread, 4400 bad ``after_seq``.
+member, or membership ended), 4404 unknown thread, 4400 bad ``after_seq``, 4429 too many
+client frames (``FrameBudget``).
 Client frames: ``{"type": "ack", "seq": N}`` (measured, changes nothing) and
 ``{"type": "resume", "after_seq": N}`` (re-send everything after N) and ``{"type": "typing"}``
 (the typing indicator, ``typing.announce``: throttled, never stored).
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -21,7 +23,37 @@ from apps.chat import services
 from apps.chat.streams import StreamSession
 from apps.core.errors import Forbidden, NotFound
 
-CLOSE_CODES = {"unauthorized": 4001, "permission_lost": 4003, "forbidden": 4003, "server_shutdown": 1001}
+CLOSE_CODES = {
+    "unauthorized": 4001,
+    "permission_lost": 4003,
+    "forbidden": 4003,
+    "server_shutdown": 1001,
+    "too_many_frames": 4429,
+}
+# A client sends few frames: typing at most every few seconds, a resume after a gap, acks. A socket sending
+# more than FRAME_BURST at once or FRAME_RATE a second for long is closed (4429): every frame is parsed on the
+# one event loop all sockets share, so a flood from one socket would delay everyone's delivery (issue 14).
+FRAME_RATE = 10.0
+FRAME_BURST = 30
+
+
+class FrameBudget:
+    """A token bucket per socket, made on the socket's first frame (idle sockets never pay for one)."""
+
+    __slots__ = ("stamp", "tokens")
+
+    def __init__(self) -> None:
+        self.tokens = float(FRAME_BURST)
+        self.stamp = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(float(FRAME_BURST), self.tokens + (now - self.stamp) * FRAME_RATE)
+        self.stamp = now
+        if self.tokens < 1.0:
+            return False
+        self.tokens -= 1.0
+        return True
 
 
 def _after_seq(scope: dict[str, Any]) -> int | bool | None:
@@ -42,6 +74,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     channel_layer_alias = None
     session: StreamSession | None = None
     pump: asyncio.Task[None] | None = None
+    budget: FrameBudget | None = None
 
     async def connect(self) -> None:
         await self.accept()  # accept first so the client learns the close code
@@ -72,7 +105,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.close(code=CLOSE_CODES.get(self.session.closed_reason or "", 1000))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if self.session is None or text_data is None:
+        if self.session is None:
+            return
+        if self.budget is None:
+            self.budget = FrameBudget()
+        if not self.budget.take():
+            self.session.close("too_many_frames")  # the pump sends the closed envelope, then closes with 4429
+            return
+        if text_data is None:
             return
         try:
             frame = json.loads(text_data)

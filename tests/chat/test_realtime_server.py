@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import time
@@ -66,6 +67,16 @@ async def _until_message(ws, timeout=5.0) -> dict:
         event = await _recv(ws, max(0.01, deadline - time.monotonic()))
         if event["event_type"] == "message":
             return event
+
+
+async def _events_until_closed(ws) -> tuple[list[dict], int]:
+    """Every event until the server closes the socket, and its close code."""
+    events = []
+    try:
+        while True:
+            events.append(await _recv(ws, 5))
+    except websockets.ConnectionClosed as closed:
+        return events, closed.rcvd.code
 
 
 async def _close_code(ws) -> int:
@@ -195,3 +206,29 @@ def test_sigterm_closes_open_websockets_with_a_reconnect_code_and_exits_zero(ser
     assert asyncio.run(run()) == SHUTDOWN_CLOSE[asgi_server]
     assert server.proc.wait(15) == 0
     assert "Traceback" not in server.log()
+
+
+def test_a_socket_flooding_frames_is_closed_and_the_others_keep_their_stream(server):
+    ws_url = f"ws://127.0.0.1:{server.port}"
+
+    async def run() -> None:
+        client, ana, bob, tid = await _setup(server)
+        url = f"{ws_url}/ws/chat/{tid}/?after_seq=0"
+        async with (
+            websockets.connect(url, additional_headers=ana["headers"]) as calm,
+            websockets.connect(url, additional_headers=bob["headers"]) as flood,
+        ):
+            for _ in range(5):  # a normal client's frames: accepted
+                await calm.send(json.dumps({"type": "ack", "seq": 0}))
+            with contextlib.suppress(websockets.ConnectionClosed):  # the server may close before the last one
+                for _ in range(500):  # far past the burst of consumers.FrameBudget
+                    await flood.send(json.dumps({"type": "typing"}))
+            events, code = await _events_until_closed(flood)
+            assert events[-1]["event_type"] == "closed"
+            assert events[-1]["data"] == {"reason": "too_many_frames"}
+            assert code == 4429
+            await _send(client, ana, tid, "still here")
+            assert (await _until_message(calm))["message"]["body"] == "still here"
+        await client.aclose()
+
+    asyncio.run(run())
