@@ -11,7 +11,7 @@ Settings that differ from uvicorn's defaults, and why:
   which ``X-Forwarded-For`` hop to trust (``TRUSTED_PROXY_COUNT``) and writes the access log.
 - ``ws_max_size``: ``MAX_BODY_BYTES``, the same bound as an HTTP body (clients only send small control frames).
 - protocol pings stay on (every 20 s, 20 s to answer): a socket whose client vanished without a close is
-  closed within about 40 s; daphne pinged every 20 s with 30 s to answer.
+  dropped within about 40 s (``ws=AbortOnPingTimeout``); daphne pinged every 20 s with 30 s to answer.
 - ``http=BoundedHeadProtocol``: uvicorn's httptools protocol keeps a request line and headers of any size in
   memory; ours answers 431 once the head passes ``MAX_HEAD_BYTES`` (Twisted, under daphne, cuts at about 16 KB).
 - The listening socket is bound here, so a port in use is an error message for ``serve``, not
@@ -36,6 +36,7 @@ from typing import Any
 import uvicorn
 from django.conf import settings
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from apps.core import background
 from apps.core.db import close_db
@@ -82,6 +83,20 @@ class BoundedHeadProtocol(HttpToolsProtocol):
                 b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(HEAD_TOO_LARGE), HEAD_TOO_LARGE)
             )
             self.transport.close()
+
+
+class AbortOnPingTimeout(WebSocketsSansIOProtocol):
+    """The sans-I/O WebSocket protocol, but a peer that misses a ping's deadline is dropped, not closed politely.
+
+    uvicorn then writes a close frame and calls ``transport.close()``, which waits until the write buffer has
+    drained; a peer that stopped answering pings has usually stopped reading too, so the socket, up to 64 KiB
+    of buffered frames and its application stayed until the kernel gave up (many minutes). Sockets that
+    vanish by the thousand must not hold memory that long (issue 14, bad input at scale).
+    """
+
+    def keepalive_timeout(self) -> None:
+        super().keepalive_timeout()
+        self.transport.abort()
 
 
 class GracefulUvicorn(uvicorn.Server):
@@ -146,7 +161,7 @@ def build_config(application: Any, options: ServeOptions) -> uvicorn.Config:
         application,
         loop="uvloop",
         http=BoundedHeadProtocol,
-        ws="websockets-sansio",
+        ws=AbortOnPingTimeout,
         ws_per_message_deflate=False,
         ws_max_size=settings.CONFIG.max_body_bytes,
         lifespan="off",
