@@ -22,13 +22,14 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from apps.chat import services
 from apps.chat.streams import StreamSession
 from apps.core.errors import Forbidden, NotFound
+from apps.core.servers import TOO_MANY_FRAMES
 
 CLOSE_CODES = {
     "unauthorized": 4001,
     "permission_lost": 4003,
     "forbidden": 4003,
     "server_shutdown": 1001,
-    "too_many_frames": 4429,
+    "too_many_frames": TOO_MANY_FRAMES,
 }
 # A client sends few frames: typing at most every few seconds, a resume after a gap, acks. A socket sending
 # more than FRAME_BURST at once or FRAME_RATE a second for long is closed (4429): every frame is parsed on the

@@ -21,6 +21,10 @@ from dataclasses import dataclass
 from typing import Any
 
 OnStarted = Callable[[list[tuple[str, int]]], None]
+# The close code of a WebSocket closed for flooding frames (apps/chat/consumers.FrameBudget). A server stops
+# reading such a socket at once: the close handshake would otherwise keep parsing its frames for seconds.
+# Not 1008 (policy violation): autobahn, under daphne, sends only 1000 and 3000-4999 from a server.
+TOO_MANY_FRAMES = 4429
 
 
 @dataclass(frozen=True)

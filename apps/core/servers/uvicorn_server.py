@@ -40,7 +40,7 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 
 from apps.core import background
 from apps.core.db import close_db
-from apps.core.servers import OnStarted, ServeOptions
+from apps.core.servers import TOO_MANY_FRAMES, OnStarted, ServeOptions
 
 log = logging.getLogger(__name__)
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -48,6 +48,7 @@ BACKLOG = 2048  # 5,000 sockets may connect in a burst (chat target 3); uvicorn'
 # Request line + headers. A 12 KB bearer token must still reach the application (it answers 401 with an envelope).
 MAX_HEAD_BYTES = 32 * 1024
 HEAD_TOO_LARGE = b"request line and headers too large"
+DEAF_CLOSE_S = 1.0  # a socket closed for flooding: its transport closes this long after the close frame
 
 
 class BoundedHeadProtocol(HttpToolsProtocol):
@@ -86,17 +87,40 @@ class BoundedHeadProtocol(HttpToolsProtocol):
 
 
 class AbortOnPingTimeout(WebSocketsSansIOProtocol):
-    """The sans-I/O WebSocket protocol, but a peer that misses a ping's deadline is dropped, not closed politely.
+    """The sans-I/O WebSocket protocol with two defences for sockets at scale (issue 14, bad input).
 
-    uvicorn then writes a close frame and calls ``transport.close()``, which waits until the write buffer has
-    drained; a peer that stopped answering pings has usually stopped reading too, so the socket, up to 64 KiB
-    of buffered frames and its application stayed until the kernel gave up (many minutes). Sockets that
-    vanish by the thousand must not hold memory that long (issue 14, bad input at scale).
+    - A peer that misses a ping's deadline is dropped, not closed politely: uvicorn writes a close frame and
+      calls ``transport.close()``, which waits until the write buffer has drained; a peer that stopped
+      answering pings has usually stopped reading too, so the socket, up to 64 KiB of buffered frames and its
+      application stayed until the kernel gave up (many minutes).
+    - A socket the application closes for flooding (``TOO_MANY_FRAMES``) is not read any more: uvicorn resumes
+      reading to see the close handshake through, for up to 10 s, and a client that ignores the close frame
+      kept the event loop busy parsing its frames all that time (a benchmark flooder sent about a million).
+      Its transport is closed ``DEAF_CLOSE_S`` later, time for the client to read the close frame.
     """
+
+    deaf = False
 
     def keepalive_timeout(self) -> None:
         super().keepalive_timeout()
         self.transport.abort()
+
+    async def send(self, message: Any) -> None:
+        await super().send(message)
+        if message["type"] == "websocket.close" and message.get("code") == TOO_MANY_FRAMES:
+            self.deaf = self.read_paused = True
+            self.transport.pause_reading()
+            if self.close_timer is not None:  # its reply will never be read: no point waiting 10 s for it
+                self.close_timer.cancel()
+            self.close_timer = self.loop.call_later(DEAF_CLOSE_S, self.transport.close)
+
+    async def receive(self) -> Any:
+        # uvicorn's receive(), except that a deaf socket is never resumed.
+        message = await self.queue.get()
+        if self.read_paused and self.queue.empty() and not self.deaf:
+            self.read_paused = False
+            self.transport.resume_reading()
+        return message
 
 
 class GracefulUvicorn(uvicorn.Server):
