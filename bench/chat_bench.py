@@ -17,8 +17,11 @@ Not a timed test. Servers are real ``manage.py serve`` processes on free loopbac
    2,000 sockets, each its own account, on 4 threads (fan-out 500), ours and the bare server in the same run,
    no compression on either side (checked from the handshakes), sockets spread over 4 client processes whose
    CPU is printed; delivered frames/s of each and the ratio ours/bare.
+abuse. Bad input at scale (bench/abuse.py): ``--idle`` sockets that vanish (frozen clients: no reads, no pongs,
+   no close), sockets on the active threads that never read, and one socket flooding frames, beside target 2's
+   healthy clients for 75 s; healthy percentiles, lost frames, the server's RSS and open streams over time.
 
-    python bench/chat_bench.py [--quick] [--targets 1,2,3,4,7,fanout] [--duration 20] [--idle 5000] [--profile]
+    python bench/chat_bench.py [--quick] [--targets 1,2,3,4,7,fanout,abuse] [--duration 20] [--idle 5000] [--profile]
                                [--repeat 3] [--server daphne|uvicorn] [--fanout-sockets 2000 --fanout-threads 4
                                --fanout-senders 4 --fanout-clients 4]
 
@@ -55,7 +58,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import fanout_ceiling  # bench/ is on sys.path (the script's own folder)
+import abuse  # bench/ is on sys.path (the script's own folder)
+import fanout_ceiling
 import profile_breakdown as pb
 import stats
 from stats import free_port, load, load_triple, process_cpu_s, rss_kib, spread, summary
@@ -834,6 +838,7 @@ def verdicts(res: dict) -> list[tuple[str, str, str, str]]:
     if "t4" in res and "skipped" not in res["t4"]:
         rows.append(load_row("4 redis 2 procs", res["t4"], None, 150))
     rows.extend(fanout_ceiling.verdict_rows(res))
+    rows.extend(abuse.verdict_rows(res))
     if "t7_bare" in res and "t2" in res:
         fixed = round(res["t2"]["frames_per_s"] / res["t7_bare"]["frames_per_s"], 2)
         text = f"at 50 msg/s: {res['t2']['frames_per_s']} vs {res['t7_bare']['frames_per_s']} frames/s = {fixed}"
@@ -869,7 +874,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="short smoke run (5 s loads, 500 idle sockets, 400 fan-out sockets)")  # fmt: skip
-    parser.add_argument("--targets", default="1,2,3,4,7,fanout", help="comma-separated; 5a is fanout")
+    parser.add_argument("--targets", default="1,2,3,4,7,fanout,abuse", help="comma-separated; 5a is fanout")
     parser.add_argument("--duration", type=float, default=None, help="seconds per load run (20; quick 5)")
     parser.add_argument("--rate", type=float, default=50.0, help="messages/s over all threads")
     parser.add_argument("--idle", type=int, default=None, help="idle sockets of target 3 (5000; quick 500)")
@@ -907,6 +912,8 @@ def run_targets(args: argparse.Namespace, res: dict[str, Any]) -> None:
         ({"4"}, "target 4: bridge + redis + two servers", lambda: res.__setitem__("t4", target4(args))),
         ({"fanout"}, "target 5a: fan-out ceiling, ours vs bare websockets",
          lambda: res.__setitem__("fanout", fanout_ceiling.target(sys.modules[__name__], args, res["asgi_server"]))),
+        ({"abuse"}, "abuse: vanished and never-reading sockets and a frame flood beside healthy clients",
+         lambda: res.__setitem__("abuse", abuse.target(sys.modules[__name__], args))),
     ]  # fmt: skip
     for keys, title, step in steps:
         if args.targets & keys:
