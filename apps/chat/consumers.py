@@ -28,7 +28,7 @@ CLOSE_CODES = {
     "unauthorized": 4001,
     "permission_lost": 4003,
     "forbidden": 4003,
-    "server_shutdown": 1001,
+    "server_shutdown": 1000,  # not 1001: autobahn, under daphne, sends only 1000 and 3000-4999 (it raised)
     "too_many_frames": TOO_MANY_FRAMES,
 }
 # A client sends few frames: typing at most every few seconds, a resume after a gap, acks. A socket sending
