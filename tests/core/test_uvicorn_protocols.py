@@ -13,7 +13,7 @@ import uvicorn
 from websockets.protocol import State
 
 from apps.core.servers import TOO_MANY_FRAMES, ServeOptions
-from apps.core.servers.uvicorn_server import DEAF_CLOSE_S, AbortOnPingTimeout, BoundedHeadProtocol, build_config
+from apps.core.servers.uvicorn_server import DEAF_CLOSE_S, BoundedHeadProtocol, BoundedWebSocketProtocol, build_config
 
 
 class RecordingTransport:
@@ -52,7 +52,7 @@ def test_a_missed_ping_deadline_drops_the_socket_without_waiting_for_the_buffer(
     try:
         state = uvicorn.server.ServerState()
         protocol = config.ws_protocol_class(config=config, server_state=state, app_state={}, _loop=loop)
-        assert isinstance(protocol, AbortOnPingTimeout)
+        assert isinstance(protocol, BoundedWebSocketProtocol)
         transport = RecordingTransport()
         protocol.transport = transport
         protocol.keepalive_timeout()
@@ -92,5 +92,5 @@ def test_the_server_uses_both_protocols_and_no_compression() -> None:
     config = build_config(lambda *_: None, ServeOptions(host="127.0.0.1", port=0, drain_timeout=1, on_started=print))
     config.load()
     assert config.http_protocol_class is BoundedHeadProtocol
-    assert config.ws_protocol_class is AbortOnPingTimeout
+    assert config.ws_protocol_class is BoundedWebSocketProtocol
     assert config.ws_per_message_deflate is False

@@ -11,7 +11,7 @@ Settings that differ from uvicorn's defaults, and why:
   which ``X-Forwarded-For`` hop to trust (``TRUSTED_PROXY_COUNT``) and writes the access log.
 - ``ws_max_size``: ``MAX_BODY_BYTES``, the same bound as an HTTP body (clients only send small control frames).
 - protocol pings stay on (every 20 s, 20 s to answer): a socket whose client vanished without a close is
-  dropped within about 40 s (``ws=AbortOnPingTimeout``); daphne pinged every 20 s with 30 s to answer.
+  dropped within about 40 s (``ws=BoundedWebSocketProtocol``); daphne pinged every 20 s with 30 s to answer.
 - ``http=BoundedHeadProtocol``: uvicorn's httptools protocol keeps a request line and headers of any size in
   memory; ours answers 431 once the head passes ``MAX_HEAD_BYTES`` (Twisted, under daphne, cuts at about 16 KB).
 - The listening socket is bound here, so a port in use is an error message for ``serve``, not
@@ -86,7 +86,7 @@ class BoundedHeadProtocol(HttpToolsProtocol):
             self.transport.close()
 
 
-class AbortOnPingTimeout(WebSocketsSansIOProtocol):
+class BoundedWebSocketProtocol(WebSocketsSansIOProtocol):
     """The sans-I/O WebSocket protocol with two defences for sockets at scale (issue 14, bad input).
 
     - A peer that misses a ping's deadline is dropped, not closed politely: uvicorn writes a close frame and
@@ -185,7 +185,7 @@ def build_config(application: Any, options: ServeOptions) -> uvicorn.Config:
         application,
         loop="uvloop",
         http=BoundedHeadProtocol,
-        ws=AbortOnPingTimeout,
+        ws=BoundedWebSocketProtocol,
         ws_per_message_deflate=False,
         ws_max_size=settings.CONFIG.max_body_bytes,
         lifespan="off",
