@@ -17,10 +17,13 @@ import time
 from typing import Any
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from apps.chat import services
 from apps.chat.streams import StreamSession
+from apps.core.asgi_handler import django_has_database
 from apps.core.errors import Forbidden, NotFound
 from apps.core.servers import TOO_MANY_FRAMES
 
@@ -76,6 +79,24 @@ class ChatConsumer(AsyncWebsocketConsumer):
     session: StreamSession | None = None
     pump: asyncio.Task[None] | None = None
     budget: FrameBudget | None = None
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels runs Django's close_old_connections through sync_to_async before every handler: a thread
+        # hop per connect, frame and disconnect. With no Django database it closes nothing (the HTTP side drops
+        # the same hook: asgi_handler.disconnect_database_signals); tests/core/test_thread_hops.py.
+        if django_has_database():
+            return await super().dispatch(message)
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        # Channels' own, without its closing close_old_connections hop (see dispatch); no groups to leave here.
+        if django_has_database():
+            return await super().websocket_disconnect(message)
+        await self.disconnect(message["code"])
+        raise StopConsumer()
 
     async def connect(self) -> None:
         await self.accept()  # accept first so the client learns the close code

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 
 from asgiref.sync import iscoroutinefunction, sync_to_async
 from django.conf import settings
@@ -28,12 +29,20 @@ from django.urls import set_script_prefix, set_urlconf
 from django.utils.log import log_response
 
 
-def disconnect_database_signals() -> None:
-    """Drop Django's per-request database hooks when there is no Django database (they would hop)."""
-    from django.db import close_old_connections, connections, reset_queries
+@functools.cache
+def django_has_database() -> bool:
+    """Whether Django has a real database (this project keeps ``DATABASES`` empty: SurrealDB is ``apps.core.db``)."""
+    from django.db import connections
 
     # Django fills an empty DATABASES with one "dummy" backend entry.
-    if any(connections.settings[alias]["ENGINE"] != "django.db.backends.dummy" for alias in connections):
+    return any(connections.settings[alias]["ENGINE"] != "django.db.backends.dummy" for alias in connections)
+
+
+def disconnect_database_signals() -> None:
+    """Drop Django's per-request database hooks when there is no Django database (they would hop)."""
+    from django.db import close_old_connections, reset_queries
+
+    if django_has_database():
         return
 
     signals.request_started.disconnect(reset_queries)

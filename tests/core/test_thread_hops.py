@@ -126,3 +126,56 @@ def test_the_spy_sees_a_hop(hops: list[str]):
 
     assert asyncio.run(sync_to_async(blocking_work)()) == 1
     assert hops == ["test_the_spy_sees_a_hop.<locals>.blocking_work"]
+
+
+def asgi_websocket(path: str, token: str, frames: list[str]) -> list[dict]:
+    """A WebSocket through ``gotong.asgi.application``: connect, send ``frames``, disconnect; what it sent."""
+    from gotong.asgi import application
+
+    scope = {
+        "type": "websocket",
+        "asgi": {"version": "3.0"},
+        "scheme": "ws",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver"), (b"authorization", f"Bearer {token}".encode())],
+        "client": ("127.0.0.1", 50001),
+        "server": ("testserver", 80),
+        "subprotocols": [],
+    }
+    sent: list[dict] = []
+
+    async def run() -> None:
+        inbox: asyncio.Queue[dict] = asyncio.Queue()
+        accepted = asyncio.Event()
+
+        async def send(message):
+            sent.append(message)
+            if message["type"] == "websocket.accept":
+                accepted.set()
+
+        async def client() -> None:
+            await inbox.put({"type": "websocket.connect"})
+            await asyncio.wait_for(accepted.wait(), 10)
+            for text in frames:
+                await inbox.put({"type": "websocket.receive", "text": text})
+            await inbox.put({"type": "websocket.disconnect", "code": 1000})
+
+        feeding = asyncio.create_task(client())
+        await asyncio.wait_for(application(scope, inbox.get, send), 20)
+        await feeding
+
+    asyncio.run(run())
+    return sent
+
+
+def test_a_websocket_connect_frames_and_disconnect_make_no_thread_hop(chat: Api, hops: list[str]):
+    ana = chat.signup("ana")
+    thread_id = chat.thread(ana)["thread_id"]
+    hops.clear()
+    frames = [json.dumps({"type": "ack", "seq": 0}), json.dumps({"type": "resume", "after_seq": 0})]
+    sent = asgi_websocket(f"/v1/chat/threads/{thread_id}/messages/ws", ana.token, frames)
+    assert sent[0]["type"] == "websocket.accept"
+    assert hops == [], "\n".join(hops)
