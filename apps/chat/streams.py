@@ -113,9 +113,14 @@ class StreamSession:
                     continue
                 if self._pending:
                     item = self._pending.popleft()
-                    live = self._next_live_message(item)
-                    if live is not None:  # the common case, without a generator per event
-                        yield live
+                    if item[0] == "event" and item[1]["event_type"] == "message":
+                        # The common case, decided without an async generator per event.
+                        outcome = self._message(item[1], item[2])
+                        if isinstance(outcome, presenters.Envelope):
+                            yield outcome
+                        elif outcome is not None:
+                            async for envelope in self._catch_up(upto=outcome):  # gap repair
+                                yield envelope
                         continue
                     async for envelope in self._handle(item):
                         yield envelope
@@ -136,14 +141,16 @@ class StreamSession:
         self._heartbeat_due = True
         self._wake.set()
 
-    def _next_live_message(self, item: tuple[Any, ...]) -> presenters.Envelope | None:
-        """The envelope of a prepared message that is exactly the next ``seq``; None: ``_handle`` decides."""
-        if item[0] != "event" or item[2] is None:
+    def _message(self, event: dict[str, Any], prepared: PreparedMessage | None) -> presenters.Envelope | int | None:
+        """A live ``message`` event: its envelope when it is the next ``seq``; None when it was already sent
+        (backlog or an earlier catch-up); else the ``seq`` to catch up to from the database (a gap, or a message
+        the hub could not prepare)."""
+        seq = event.get("seq")
+        if seq is None or seq <= self.last_sent:
             return None
-        event = item[1]
-        if event["event_type"] != "message" or event.get("seq") != self.last_sent + 1:
-            return None
-        return self._live_message(item[2], event)
+        if seq > self.last_sent + 1 or prepared is None:
+            return seq
+        return self._live_message(prepared, event)
 
     async def _handle(self, item: tuple[Any, ...]) -> AsyncIterator[dict[str, Any]]:
         kind = item[0]
@@ -159,16 +166,7 @@ class StreamSession:
         _, event, prepared = item
         event_type = event["event_type"]
         seq = event.get("seq")
-        if event_type == "message":
-            if seq is None or seq <= self.last_sent:
-                return  # already sent (backlog or an earlier catch-up)
-            if seq > self.last_sent + 1 or prepared is None:
-                async for envelope in self._catch_up(upto=seq):  # gap repair
-                    yield envelope
-                return
-            yield self._live_message(prepared, event)
-            return
-        if event_type in MESSAGE_EVENTS:
+        if event_type in MESSAGE_EVENTS:  # edits, deletions, moderation ("message" itself: ``_message``)
             if seq is not None and seq > self.last_sent:
                 async for envelope in self._catch_up(upto=seq):  # the current state comes with it
                     yield envelope
