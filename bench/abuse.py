@@ -29,7 +29,6 @@ import multiprocessing as mp
 import os
 import re
 import signal
-import sys
 import threading
 import time
 from typing import Any
@@ -96,12 +95,9 @@ async def _flood(ws_base: str, thread_id: str, token: str, seconds: float, out) 
 
 def target(cb: Any, args: argparse.Namespace) -> dict:
     """``cb`` is the running chat_bench module (see bench/fanout_ceiling.py ``target``)."""
-    port, info_path = cb.free_port(), cb.WORK / "abuse-watchers.json"
-    cmd = [sys.executable, str(cb.BENCH / "chat_serve_users.py"), "--port", str(port), "--info", str(info_path),
-           "--users", str(args.idle), "--threads", str(cb.THREADS)]  # fmt: skip
-    proc = cb.PROCS.start(cmd, cb.server_env(SURREAL_ENDPOINT="mem://"), "serve-abuse", port, timeout=900)
+    proc, port, info = cb.start_users_server("serve-abuse", args.idle, cb.THREADS)
     try:
-        return _run(cb, args, proc, port, json.loads(info_path.read_text())["watchers"])
+        return _run(cb, args, proc, port, info["watchers"])
     finally:
         cb.PROCS.stop(proc)
 

@@ -665,20 +665,27 @@ def target2_3(args, results: dict) -> None:
     PROCS.stop(proc)
 
 
+def start_users_server(name: str, users: int, threads: int) -> tuple[subprocess.Popen, int, dict]:
+    """A mem:// server seeded in its own process with ``users`` accounts over ``threads`` threads, each signed in
+    and a member of the thread it watches (bench/chat_serve_users.py); its info: threads, watchers, seed time."""
+    port, info_path = free_port(), WORK / f"{name}-watchers.json"
+    cmd = [sys.executable, str(BENCH / "chat_serve_users.py"), "--port", str(port), "--info", str(info_path),
+           "--users", str(users), "--threads", str(threads)]  # fmt: skip
+    t = time.monotonic()
+    proc = PROCS.start(cmd, server_env(SURREAL_ENDPOINT="mem://"), name, port, timeout=900)
+    info = json.loads(info_path.read_text())
+    print(f"  [{name} seed] {len(info['watchers'])} accounts, sign-ins and memberships over {len(info['threads'])} "
+          f"threads seeded in the server in {info['seed_seconds']} s (up in {time.monotonic() - t:.1f} s), "
+          f"load {load()}", flush=True)  # fmt: skip
+    return proc, port, info
+
+
 def start_app_server(args) -> tuple[subprocess.Popen, int, list[dict]]:
     """The embedded server of targets 2/3/7; with target 3, seeded first with one account per idle socket."""
     if "3" not in args.targets:
         proc, port = start_server("serve-t2", SURREAL_ENDPOINT="mem://")
         return proc, port, []
-    port, info_path = free_port(), WORK / "watchers.json"
-    cmd = [sys.executable, str(BENCH / "chat_serve_users.py"), "--port", str(port), "--info", str(info_path),
-           "--users", str(args.idle), "--threads", str(THREADS)]  # fmt: skip
-    t = time.monotonic()
-    proc = PROCS.start(cmd, server_env(SURREAL_ENDPOINT="mem://"), "serve-t2", port, timeout=900)
-    info = json.loads(info_path.read_text())
-    print(f"  [3 seed] {len(info['watchers'])} users, sign-ins and memberships of {len(info['threads'])} threads "
-          f"seeded in the server in {info['seed_seconds']} s (up in {time.monotonic() - t:.1f} s), load {load()}",
-          flush=True)  # fmt: skip
+    proc, port, info = start_users_server("serve-t2", args.idle, THREADS)
     return proc, port, info["watchers"]
 
 

@@ -165,15 +165,8 @@ def _load(cb: Any, args: argparse.Namespace, mode: str, port: int, plans: list[d
 
 def _ours(cb: Any, args: argparse.Namespace) -> tuple[dict, list[int]]:
     """Our server, seeded with one account per socket; returns the load result and the sockets per thread."""
-    port, info_path = free_port(), cb.WORK / "fanout-watchers.json"
-    cmd = [sys.executable, str(cb.BENCH / "chat_serve_users.py"), "--port", str(port), "--info", str(info_path),
-           "--users", str(args.fanout_sockets), "--threads", str(args.fanout_threads)]  # fmt: skip
-    t = time.monotonic()
-    proc = cb.PROCS.start(cmd, cb.server_env(SURREAL_ENDPOINT="mem://"), "serve-fanout", port, timeout=900)
+    proc, port, info = cb.start_users_server("serve-fanout", args.fanout_sockets, args.fanout_threads)
     try:
-        info = json.loads(info_path.read_text())
-        print(f"  [5a seed] {len(info['watchers'])} accounts over {len(info['threads'])} threads seeded in "
-              f"{info['seed_seconds']} s (up in {time.monotonic() - t:.1f} s)", flush=True)  # fmt: skip
         # Watcher j < threads owns thread j (chat_seed.seed_watchers): it sends there and holds the pacing socket.
         owner = {tid: info["watchers"][j]["token"] for j, tid in enumerate(info["threads"])}
         plans = [{"thread_id": tid, "sender": owner[tid],
