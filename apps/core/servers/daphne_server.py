@@ -15,7 +15,6 @@ import daphne.server  # isort:skip
 import asyncio
 import signal
 import time
-from collections.abc import Callable
 from typing import Any
 
 from daphne.endpoints import build_endpoint_description_strings
@@ -25,7 +24,7 @@ from twisted.internet import reactor
 
 from apps.core import background
 from apps.core.db import close_db
-from apps.core.servers import ServeOptions
+from apps.core.servers import OnStarted, ServeOptions
 
 DRAIN_POLL_S = 0.05
 
@@ -62,7 +61,7 @@ class GracefulServer(daphne.server.Server):
     def http_factory(self, _daphne_factory: HTTPFactory) -> None:
         self._http_factory = BodyAsIsHTTPFactory(self)
 
-    def __init__(self, application: Any, *, on_started: Callable[[list[tuple[str, int]]], None], **kwargs: Any):
+    def __init__(self, application: Any, *, on_started: OnStarted, **kwargs: Any):
         super().__init__(application, signal_handlers=False, **kwargs)
         self.on_started = on_started
         self.ports: list[Any] = []
