@@ -660,6 +660,12 @@ def target2_3(args, results: dict) -> None:
                                                concurrency=args.concurrency, server_pid=proc.pid,
                                                probe=probe_for(args, proc, base, "saturated"))  # fmt: skip
         print_load("7 ours saturated", results["t7_app_saturated"])
+    if "send" in args.targets:  # issue 14 point 3: the send path alone, no socket to deliver to
+        plans = asyncio.run(make_threads(base, users, THREADS, 0))
+        results["send_path"] = run_load("app", base, ws_base, plans, rate=None, duration=args.duration,
+                                        concurrency=args.concurrency, server_pid=proc.pid,
+                                        probe=probe_for(args, proc, base, "send"))  # fmt: skip
+        print_load("send path alone, saturated", results["send_path"])
     if "3" in args.targets:
         results["t3"] = target3(args, proc, base, ws_base, users, watchers)
     PROCS.stop(proc)
@@ -914,7 +920,7 @@ def run_targets(args: argparse.Namespace, res: dict[str, Any]) -> None:
     """Every selected target once, into ``res``; one failing target must not lose the others' figures."""
     steps = [
         ({"1"}, "target 1: seeding and measuring catch-up", lambda: res.__setitem__("t1", target1(args))),
-        ({"2", "3", "7"}, "targets 2/3/7: embedded server", lambda: target2_3(args, res)),
+        ({"2", "3", "7", "send"}, "targets 2/3/7/send: embedded server", lambda: target2_3(args, res)),
         ({"7"}, "target 7: bare websockets server", lambda: target7(args, res)),
         ({"4"}, "target 4: bridge + redis + two servers", lambda: res.__setitem__("t4", target4(args))),
         ({"fanout"}, "target 5a: fan-out ceiling, ours vs bare websockets",
