@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 from django.conf import settings
 
 from apps.accounts import services
+from apps.accounts.domain import Principal
 from apps.core.errors import Unauthorized
 
 QUERY_TOKEN_NAMES = frozenset({"token", "access_token", "access", "jwt", "auth", "authorization"})
@@ -46,26 +47,35 @@ class ChatAuthMiddleware:
         self.inner = inner
 
     async def __call__(self, scope, receive, send):
-        headers = _headers(scope)
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        if QUERY_TOKEN_NAMES & {name.lower() for name in query}:
-            return await _reject(receive, send)  # tokens in query strings end up in logs: refused
-        principal, error = None, None
-        authorization = headers.get("authorization")
-        try:
-            if authorization is not None:
-                scheme, _, raw = authorization.strip().partition(" ")
-                if scheme.lower() != "bearer" or not raw.strip():
-                    raise Unauthorized("malformed Authorization header")
-                principal = await services.authenticate(raw.strip(), via="bearer")
-            else:
-                cookie = SimpleCookie()
-                cookie.load(headers.get("cookie", ""))
-                morsel = cookie.get(settings.AUTH_COOKIE_NAME)
-                if morsel is not None and morsel.value:
-                    if not origin_allowed(headers.get("origin"), headers.get("host")):
-                        return await _reject(receive, send)
-                    principal = await services.authenticate(morsel.value, via="cookie")
-        except Unauthorized as exc:
-            error = exc.message
+        # The headers are read in ``_principal``, whose frame ends before the socket's life begins: this frame
+        # stays alive as long as the socket, and held the parsed headers and the raw token (about 2 KiB).
+        outcome = await _principal(scope)
+        if outcome is None:
+            return await _reject(receive, send)
+        principal, error = outcome
         return await self.inner(dict(scope, principal=principal, auth_error=error), receive, send)
+
+
+async def _principal(scope) -> tuple[Principal | None, str | None] | None:
+    """``(principal, auth_error)`` of a socket's handshake; ``None`` when it must be refused outright."""
+    headers = _headers(scope)
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    if QUERY_TOKEN_NAMES & {name.lower() for name in query}:
+        return None  # tokens in query strings end up in logs: refused
+    authorization = headers.get("authorization")
+    try:
+        if authorization is not None:
+            scheme, _, raw = authorization.strip().partition(" ")
+            if scheme.lower() != "bearer" or not raw.strip():
+                raise Unauthorized("malformed Authorization header")
+            return await services.authenticate(raw.strip(), via="bearer"), None
+        cookie = SimpleCookie()
+        cookie.load(headers.get("cookie", ""))
+        morsel = cookie.get(settings.AUTH_COOKIE_NAME)
+        if morsel is None or not morsel.value:
+            return None, None
+        if not origin_allowed(headers.get("origin"), headers.get("host")):
+            return None
+        return await services.authenticate(morsel.value, via="cookie"), None
+    except Unauthorized as exc:
+        return None, exc.message

@@ -107,17 +107,16 @@ class GatedCollector(Collector):
 async def test_slow_consumer_overflows_to_catch_up_without_loss(chat, hub_cleanup, monkeypatch):
     monkeypatch.setattr(streams, "QUEUE_MAX", 3)
     pa, pb, tid = await _people(chat)
-    session = streams.StreamSession(pb, tid, after_seq=0, transport="websocket")
     # The bound is on queued *events* (offer); the hub's re-validation may add a nudge on top of a full queue
     # (``nudge`` appends unconditionally), so ``len(_pending)`` alone may be QUEUE_MAX + 1 or more.
     queued_events: list[int] = []
-    offer = session.offer
 
-    def counting_offer(event, row):
-        offer(event, row)
-        queued_events.append(sum(item[0] == "event" for item in session._pending))
+    class CountingSession(streams.StreamSession):  # StreamSession has __slots__: its methods cannot be patched
+        def offer(self, event, prepared):
+            super().offer(event, prepared)
+            queued_events.append(sum(item[0] == "event" for item in self._pending))
 
-    monkeypatch.setattr(session, "offer", counting_offer)
+    session = CountingSession(pb, tid, after_seq=0, transport="websocket")
     collector = GatedCollector(session)
     await collector.wait(lambda: get_hub().sessions.get(tid))
     await _send(pa, tid, 1, "first")

@@ -8,12 +8,16 @@ there (a ping deadline missed by a peer that stopped reading) is driven here on 
 from __future__ import annotations
 
 import asyncio
+import gc
+import uuid
 
 import uvicorn
+from websockets.datastructures import Headers
 from websockets.protocol import State
 
 from apps.core.servers import TOO_MANY_FRAMES, ServeOptions
 from apps.core.servers.uvicorn_server import DEAF_CLOSE_S, BoundedHeadProtocol, BoundedWebSocketProtocol, build_config
+from apps.core.slim_async import SlimEvent, SlimQueue
 
 
 class RecordingTransport:
@@ -43,6 +47,9 @@ class RecordingTransport:
     def abort(self) -> None:
         self.closing = True
         self.aborted = True
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return default
 
 
 def test_a_missed_ping_deadline_drops_the_socket_without_waiting_for_the_buffer() -> None:
@@ -94,3 +101,45 @@ def test_the_server_uses_both_protocols_and_no_compression() -> None:
     assert config.http_protocol_class is BoundedHeadProtocol
     assert config.ws_protocol_class is BoundedWebSocketProtocol
     assert config.ws_per_message_deflate is False
+
+
+def test_an_open_socket_keeps_no_copy_of_its_handshake_headers() -> None:
+    """Issue 14 point 2: uvicorn and websockets' parser kept the parsed request (about 4 KiB of header objects)
+    for a socket's whole life; the application's scope keeps its own list of them."""
+    probe = f"probe-{uuid.uuid4().hex}"
+    seen: dict = {}
+
+    async def app(scope, receive, send) -> None:
+        assert (await receive())["type"] == "websocket.connect"
+        await send({"type": "websocket.accept"})
+        seen["scope"] = scope
+        await receive()  # the socket's life
+
+    async def scenario() -> None:
+        config = build_config(app, ServeOptions("127.0.0.1", 0, 1, on_started=print))
+        config.load()
+        protocol = config.ws_protocol_class(config=config, server_state=uvicorn.server.ServerState(), app_state={})
+        assert isinstance(protocol.queue, SlimQueue)
+        assert isinstance(protocol.writable, SlimEvent)
+        transport = RecordingTransport()
+        protocol.connection_made(transport)
+        protocol.data_received(
+            b"GET /ws/chat/t1 HTTP/1.1\r\nHost: example.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+            b"X-Probe: " + probe.encode() + b"\r\n\r\n"
+        )
+        for _ in range(100):  # the application task accepts within a few loop turns
+            if "scope" in seen and protocol.handshake_complete:
+                break
+            await asyncio.sleep(0)
+        assert b"101 Switching Protocols" in b"".join(transport.written)
+        assert protocol.request is None
+        assert protocol.response is None
+        holding = [h for h in gc.get_objects() if type(h) is Headers and probe in str(h)]  # type(): no weakproxy deref
+        assert holding == [], "a parsed copy of the handshake headers outlived the handshake"
+        # The application still has them (uvicorn passes websockets' raw header names, not lower-cased).
+        assert (b"x-probe", probe.encode()) in [(k.lower(), v) for k, v in seen["scope"]["headers"]]
+        protocol.connection_lost(None)  # ends the application (websocket.disconnect)
+        await asyncio.wait_for(asyncio.gather(*protocol.tasks), 5)
+
+    asyncio.run(scenario())
