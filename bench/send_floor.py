@@ -1,0 +1,118 @@
+"""The floor under a send's CPU: what the database calls of one send cost in-process (issue 14 point 3).
+
+Issue 14 asks for <= 2 ms of server CPU per sent message. With the embedded engine, the engine's own work runs
+in the server process, so this measures, on an embedded ``mem://`` database in this process and with no HTTP,
+no socket and no other load, the CPU of each database call a send makes, split into the calling (event-loop)
+thread and every other thread (the engine's native threads):
+
+* ``RETURN 1``: the SDK's and the engine's fixed cost of one round trip;
+* ``auth_state``: the one read of every authenticated request (``AccountsRepository.auth_state``);
+* ``send``: the send's one transaction (``ChatRepository.send``: checks, next ``seq``, insert, row back);
+* ``send_message``: the whole send service (rate limit, mentions, transaction, the event for the hub with no
+  stream attached, the sender's view): what a send costs above the HTTP layer.
+
+Then, informative only, the send transaction again after dropping the full-text index of message bodies (the
+search feature's cost per send). Not a timed test; figures depend on the machine's load (printed).
+
+    python bench/send_floor.py [--calls 2000] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _process_cpu() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+async def per_call(fn: Callable[[int], Awaitable[object]], calls: int) -> tuple[float, float]:
+    """(ms of this thread's CPU, ms of the other threads' CPU) per call, ``calls`` sequential calls."""
+    await fn(0)
+    process0, thread0 = _process_cpu(), time.thread_time()
+    for i in range(1, calls + 1):
+        await fn(i)
+    process, thread = _process_cpu() - process0, time.thread_time() - thread0
+    return thread * 1000 / calls, (process - thread) * 1000 / calls
+
+
+async def measure(calls: int, rounds: int) -> None:
+    import chat_seed
+
+    from apps.accounts import tokens
+    from apps.accounts.domain import Principal
+    from apps.accounts.repository import AccountsRepository
+    from apps.chat import services
+    from apps.chat.repository import ChatRepository
+    from apps.core.db import get_db
+    from apps.core.ids import new_id, now_ms
+
+    info = await chat_seed.seed_watchers(users=2, threads=1, password="bench password 123", tag="floor")
+    watcher = info["watchers"][1]
+    thread_id, claims = watcher["thread_id"], tokens.decode_access(watcher["token"])
+    accounts, chat, db = AccountsRepository(), ChatRepository(), get_db()
+    user = (await accounts.auth_state(claims.user_id, claims.family_id))["user"]
+    principal = Principal(user_id=claims.user_id, username=user["username"], email=user["email"], role=user["role"],
+                          community_id=user["community_id"], jti=claims.jti, family_id=claims.family_id,
+                          via="bearer")  # fmt: skip
+
+    def row(i: int) -> dict:
+        return {"thread_id": thread_id, "message_id": new_id(), "author_id": claims.user_id, "attachments": [],
+                "body": f"the community garden needs water on plot {i}, who can help?", "request_id": new_id(),
+                "correlation_id": new_id(), "created_at_ms": now_ms(), "edited_at_ms": None, "deleted_at_ms": None,
+                "moderation_status": None, "mentions": []}  # fmt: skip
+
+    async def service_send(i: int) -> object:  # outside a request: fresh request ids per call
+        return await services.send_message(principal, thread_id, body=f"garden plot {i} needs water", attachments=[])
+
+    steps: list[tuple[str, Callable[[int], Awaitable[object]]]] = [
+        ("RETURN 1 (one round trip)", lambda i: db.query("RETURN 1;", operation="floor")),
+        ("auth_state (every request's read)", lambda i: accounts.auth_state(claims.user_id, claims.family_id)),
+        ("send transaction (ChatRepository.send)", lambda i: chat.send(thread_id, row(i), now_ms(), [])),
+        ("send_message service (no HTTP)", service_send),
+    ]
+    print(f"load average {os.getloadavg()}; {calls} calls per figure, {rounds} rounds; ms of CPU per call")
+    print(f"{'call':<42} {'event-loop thread':>18} {'engine threads':>15} {'total':>8}")
+    for name, fn in steps:
+        figures = [await per_call(fn, calls) for _ in range(rounds)]
+        loop_ms = statistics.median(f[0] for f in figures)
+        engine_ms = statistics.median(f[1] for f in figures)
+        print(f"{name:<42} {loop_ms:>18.3f} {engine_ms:>15.3f} {loop_ms + engine_ms:>8.3f}")
+    await db.query("REMOVE INDEX chat_message_body_search ON chat_message;", operation="floor")
+    figures = [await per_call(lambda i: chat.send(thread_id, row(i), now_ms(), []), calls) for _ in range(rounds)]
+    loop_ms, engine_ms = statistics.median(f[0] for f in figures), statistics.median(f[1] for f in figures)
+    name = "send transaction, no full-text index"
+    print(f"{name:<42} {loop_ms:>18.3f} {engine_ms:>15.3f} {loop_ms + engine_ms:>8.3f}  (informative)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gotong.settings")
+    os.environ["SURREAL_ENDPOINT"] = "mem://"
+    os.environ["RATE_LIMIT_CHAT_SEND"] = "100000/1:100000"
+    import django
+
+    django.setup()
+    from apps.core.db import get_db, run_sync
+    from apps.core.db.migrations import migrate
+
+    run_sync(migrate, get_db())
+    asyncio.run(measure(args.calls, args.rounds))
+
+
+if __name__ == "__main__":
+    main()
