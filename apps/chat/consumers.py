@@ -25,7 +25,7 @@ from apps.chat import services
 from apps.chat.streams import StreamSession
 from apps.core.asgi_handler import django_has_database
 from apps.core.errors import Forbidden, NotFound
-from apps.core.servers import TOO_MANY_FRAMES
+from apps.core.servers import SEND_TEXT_NOW, TOO_MANY_FRAMES
 
 CLOSE_CODES = {
     "unauthorized": 4001,
@@ -117,7 +117,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         except Forbidden:
             await self.close(code=4003)
             return
-        self.session = StreamSession(principal, thread_id, after_seq=after_seq, transport="websocket")
+        direct = self.scope.get("extensions", {}).get(SEND_TEXT_NOW)  # uvicorn's; daphne: every frame via send
+        self.session = StreamSession(principal, thread_id, after_seq=after_seq, transport="websocket", direct=direct)
         self.pump = asyncio.create_task(self._pump())
 
     async def _pump(self) -> None:

@@ -12,7 +12,7 @@ from the database instead (slow consumers lose nothing, memory stays bounded).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from apps.accounts.domain import Principal
@@ -30,15 +30,28 @@ CATCHUP_BATCH = 200
 
 _NUDGE = "nudge"
 _RESUME = "resume"
+_ENVELOPE = "envelope"  # a live message already decided for this stream, which the socket could not take at once
+
+# A transport's synchronous write of one text frame (apps.core.servers.SEND_TEXT_NOW); False: "not now".
+DirectWrite = Callable[[str], bool]
 
 
 class StreamSession:
     # Slots, a list and a SlimEvent instead of an instance dict, a deque and an asyncio.Event: 5,000 idle
     # streams each held about 2 KiB of empty containers (issue 14 point 2, tracemalloc).
-    __slots__ = ("_heartbeat", "_heartbeat_due", "_overflow", "_pending", "_wake", "closed_reason", "last_sent",
-                 "overflows", "principal", "start_after", "thread_id", "transport")  # fmt: skip
+    __slots__ = ("_direct", "_heartbeat", "_heartbeat_due", "_overflow", "_parked", "_pending", "_wake",
+                 "closed_reason", "last_sent", "overflows", "principal", "start_after", "thread_id",
+                 "transport")  # fmt: skip
 
-    def __init__(self, principal: Principal, thread_id: str, *, after_seq: int | None, transport: str) -> None:
+    def __init__(
+        self,
+        principal: Principal,
+        thread_id: str,
+        *,
+        after_seq: int | None,
+        transport: str,
+        direct: DirectWrite | None = None,
+    ) -> None:
         self.principal = principal
         self.thread_id = thread_id
         self.transport = transport
@@ -53,12 +66,30 @@ class StreamSession:
         # wake-up cost a task and a timer per delivered frame.)
         self._heartbeat: asyncio.TimerHandle | None = None
         self._heartbeat_due = False
+        # ``direct``: the socket's synchronous write, used for the next live message while ``events()`` is
+        # parked with nothing queued (so nothing can be overtaken): no task switch per delivered frame.
+        self._direct = direct
+        self._parked = False
 
     # -- called by the hub (same loop, never blocks) ----------------------------
 
     def offer(self, event: dict[str, Any], prepared: PreparedMessage | None) -> None:
         """``prepared``: the event's message rendered once for all streams (``None``: read it if needed)."""
         if self._overflow:
+            return
+        if (
+            self._direct is not None
+            and self._parked
+            and not self._pending
+            and self.closed_reason is None
+            and prepared is not None
+            and event["event_type"] == "message"
+            and event.get("seq") == self.last_sent + 1
+        ):
+            envelope = self._live_message(prepared, event)
+            if not self._direct(envelope.text()):
+                self._pending.append((_ENVELOPE, envelope))  # the pump sends it, before anything offered later
+                self._wake.set()
             return
         if len(self._pending) >= QUEUE_MAX:
             self._overflow = True
@@ -99,7 +130,11 @@ class StreamSession:
             self._arm_heartbeat()
             while self.closed_reason is None:
                 if not self._pending and not self._overflow and not self._heartbeat_due:
-                    await self._wake.wait()
+                    self._parked = True
+                    try:
+                        await self._wake.wait()
+                    finally:
+                        self._parked = False
                     self._wake.clear()
                 if self.closed_reason is not None:
                     break
@@ -117,6 +152,9 @@ class StreamSession:
                     continue
                 if self._pending:
                     item = self._pending.pop(0)
+                    if item[0] == _ENVELOPE:
+                        yield item[1]
+                        continue
                     if item[0] == "event" and item[1]["event_type"] == "message":
                         # The common case, decided without an async generator per event.
                         outcome = self._message(item[1], item[2])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import pytest
@@ -290,3 +291,60 @@ async def test_one_subscription_per_thread_per_process(chat, hub_cleanup):
     for c in collectors:
         await c.stop()
     assert tid not in hub.sessions
+
+
+class OrderedCollector(Collector):
+    """Records the ``seq`` of each message the pump yields into ``delivered``, shared with a direct-write sink."""
+
+    def __init__(self, session: streams.StreamSession, delivered: list[int]) -> None:
+        self.delivered = delivered
+        super().__init__(session)
+
+    async def _run(self) -> None:
+        async for envelope in self.session.events():
+            self.events.append(check(envelope))
+            if envelope["event_type"] == "message":
+                self.delivered.append(envelope["seq"])
+
+
+async def test_the_next_live_message_is_written_directly_while_the_stream_waits(chat, hub_cleanup):
+    """Issue 14 point 5a: a socket that offers a synchronous write gets live frames without a task switch."""
+    pa, pb, tid = await _people(chat)
+    written: list[dict] = []
+
+    def direct(text: str) -> bool:
+        written.append(check(json.loads(text)))
+        return True
+
+    session = streams.StreamSession(pb, tid, after_seq=0, transport="websocket", direct=direct)
+    collector = Collector(session)
+    await collector.wait(lambda: session._parked)  # subscribed, caught up, waiting
+    sent = await _send(pa, tid, 5)
+    await collector.wait(lambda: len(written) >= 5)
+    assert [w["seq"] for w in written] == [1, 2, 3, 4, 5]
+    assert [w["message"]["message_id"] for w in written] == [m["message_id"] for m in sent]
+    assert collector.seqs == []  # none went through the pump
+    await collector.stop()
+
+
+async def test_a_frame_the_socket_cannot_take_goes_through_the_stream_in_order(chat, hub_cleanup):
+    pa, pb, tid = await _people(chat)
+    delivered: list[int] = []
+    refuse = {2, 3}  # e.g. the peer's buffer is full: the transport says "not now"
+
+    def direct(text: str) -> bool:
+        seq = json.loads(text)["seq"]
+        if seq in refuse:
+            refuse.discard(seq)
+            return False
+        delivered.append(seq)
+        return True
+
+    session = streams.StreamSession(pb, tid, after_seq=0, transport="websocket", direct=direct)
+    collector = OrderedCollector(session, delivered)
+    await collector.wait(lambda: session._parked)
+    await _send(pa, tid, 8)
+    await collector.wait(lambda: len(delivered) >= 8)
+    assert delivered == list(range(1, 9))  # no gap, no duplicate, no overtaking
+    assert 2 in collector.seqs  # the refused frame was sent by the stream itself
+    await collector.stop()

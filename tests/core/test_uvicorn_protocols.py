@@ -15,7 +15,7 @@ import uvicorn
 from websockets.datastructures import Headers
 from websockets.protocol import State
 
-from apps.core.servers import TOO_MANY_FRAMES, ServeOptions
+from apps.core.servers import SEND_TEXT_NOW, TOO_MANY_FRAMES, ServeOptions
 from apps.core.servers.uvicorn_server import DEAF_CLOSE_S, BoundedHeadProtocol, BoundedWebSocketProtocol, build_config
 from apps.core.slim_async import SlimEvent, SlimQueue
 
@@ -140,6 +140,45 @@ def test_an_open_socket_keeps_no_copy_of_its_handshake_headers() -> None:
         # The application still has them (uvicorn passes websockets' raw header names, not lower-cased).
         assert (b"x-probe", probe.encode()) in [(k.lower(), v) for k, v in seen["scope"]["headers"]]
         protocol.connection_lost(None)  # ends the application (websocket.disconnect)
+        await asyncio.wait_for(asyncio.gather(*protocol.tasks), 5)
+
+    asyncio.run(scenario())
+
+
+def test_send_text_now_writes_a_frame_at_once_or_says_not_now() -> None:
+    """The fan-out's synchronous write (``SEND_TEXT_NOW``): a frame when the socket can take one, else False."""
+    seen: dict = {}
+
+    async def app(scope, receive, send) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        seen["send_now"] = scope["extensions"][SEND_TEXT_NOW]
+        await receive()
+
+    async def scenario() -> None:
+        config = build_config(app, ServeOptions("127.0.0.1", 0, 1, on_started=print))
+        config.load()
+        protocol = config.ws_protocol_class(config=config, server_state=uvicorn.server.ServerState(), app_state={})
+        transport = RecordingTransport()
+        protocol.connection_made(transport)
+        protocol.data_received(
+            b"GET /ws HTTP/1.1\r\nHost: example.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        for _ in range(100):
+            if "send_now" in seen:
+                break
+            await asyncio.sleep(0)
+        send_now = seen["send_now"]
+        assert send_now("hello") is True
+        assert transport.written[-1] == b"\x81\x05hello"  # one unmasked text frame
+        protocol.writable.clear()  # the peer's buffer is full (uvicorn's pause_writing)
+        assert send_now("later") is False
+        protocol.writable.set()
+        protocol.conn.send_close(1000)  # closing: nothing more may be written
+        assert send_now("after close") is False
+        assert b"after close" not in b"".join(transport.written)
+        protocol.connection_lost(None)
         await asyncio.wait_for(asyncio.gather(*protocol.tasks), 5)
 
     asyncio.run(scenario())

@@ -25,6 +25,11 @@ OnStarted = Callable[[list[tuple[str, int]]], None]
 # reading such a socket at once: the close handshake would otherwise keep parsing its frames for seconds.
 # Not 1008 (policy violation): autobahn, under daphne, sends only 1000 and 3000-4999 from a server.
 TOO_MANY_FRAMES = 4429
+# An ASGI scope extension of a WebSocket (uvicorn here; daphne has none): a synchronous ``send_text_now(text)
+# -> bool`` that writes one text frame at once, without a task switch, or returns False ("not now": before the
+# accept, after a close, or while the peer's buffer is full) and the application uses the ASGI ``send``
+# instead. The chat fan-out writes each live frame through it (issue 14 point 5a).
+SEND_TEXT_NOW = "gotong.websocket.send_text_now"
 
 
 @dataclass(frozen=True)
