@@ -87,7 +87,11 @@ class StreamSession:
             and event.get("seq") == self.last_sent + 1
         ):
             envelope = self._live_message(prepared, event)
-            if not self._direct(envelope.text()):
+            try:
+                written = self._direct(envelope.text())
+            except Exception:  # one socket's failure must not end the hub's loop over the other streams
+                written = False
+            if not written:
                 self._pending.append((_ENVELOPE, envelope))  # the pump sends it, before anything offered later
                 self._wake.set()
             return

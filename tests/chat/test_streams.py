@@ -348,3 +348,26 @@ async def test_a_frame_the_socket_cannot_take_goes_through_the_stream_in_order(c
     assert delivered == list(range(1, 9))  # no gap, no duplicate, no overtaking
     assert 2 in collector.seqs  # the refused frame was sent by the stream itself
     await collector.stop()
+
+
+async def test_a_direct_write_that_fails_leaves_the_frame_to_the_stream(chat, hub_cleanup):
+    """A socket whose write raises must not stop the hub's loop over the thread's other streams."""
+    pa, pb, tid = await _people(chat)
+    delivered: list[int] = []
+
+    def broken(text: str) -> bool:
+        raise ConnectionResetError("peer gone")
+
+    def healthy(text: str) -> bool:
+        delivered.append(json.loads(text)["seq"])
+        return True
+
+    failing = streams.StreamSession(pb, tid, after_seq=0, transport="websocket", direct=broken)
+    other = streams.StreamSession(pb, tid, after_seq=0, transport="websocket", direct=healthy)
+    failing_collector, other_collector = Collector(failing), Collector(other)
+    await failing_collector.wait(lambda: failing._parked and other._parked)
+    await _send(pa, tid, 3)
+    await failing_collector.wait(lambda: failing_collector.seqs == [1, 2, 3])  # through the stream instead
+    await other_collector.wait(lambda: delivered == [1, 2, 3])
+    await failing_collector.stop()
+    await other_collector.stop()
