@@ -17,13 +17,16 @@ Not a timed test. Servers are real ``manage.py serve`` processes on free loopbac
    2,000 sockets, each its own account, on 4 threads (fan-out 500), ours and the bare server in the same run,
    no compression on either side (checked from the handshakes), sockets spread over 4 client processes whose
    CPU is printed; delivered frames/s of each and the ratio ours/bare.
+send. The send path alone (issue 14 point 3): the saturated closed loop of target 7 (``--concurrency`` senders)
+   on threads with no socket attached, so the server's CPU per acknowledged send is the send's own; with
+   ``--profile`` it is split by component. (bench/send_floor.py measures its database calls in-process.)
 abuse. Bad input at scale (bench/abuse.py): ``--idle`` sockets that vanish (frozen clients: no reads, no pongs,
    no close), sockets on the active threads that never read, and one socket flooding frames, beside target 2's
    healthy clients for 75 s; healthy percentiles, lost frames, the server's RSS and open streams over time.
 
-    python bench/chat_bench.py [--quick] [--targets 1,2,3,4,7,fanout,abuse] [--duration 20] [--idle 5000] [--profile]
-                               [--repeat 3] [--server daphne|uvicorn] [--fanout-sockets 2000 --fanout-threads 4
-                               --fanout-senders 4 --fanout-clients 4]
+    python bench/chat_bench.py [--quick] [--targets 1,2,3,4,7,fanout,abuse,send] [--duration 20] [--idle 5000]
+                               [--profile] [--repeat 3] [--server daphne|uvicorn] [--fanout-sockets 2000
+                               --fanout-threads 4 --fanout-senders 4 --fanout-clients 4]
 
 ``--server`` sets ``ASGI_SERVER`` for every ``manage.py serve`` the benchmark starts (default: serve's own default);
 the server's name heads every table. ``--repeat N`` runs the selected targets N times and prints, per figure,
@@ -868,9 +871,11 @@ def verdicts(res: dict) -> list[tuple[str, str, str, str]]:
 
 
 LOAD_RUNS = [("2", "t2"), ("3 load", "t3.load"), ("4 redis", "t4"), ("7 bare 50/s", "t7_bare"),
-             ("7 ours saturated", "t7_app_saturated"), ("7 bare saturated", "t7_bare_saturated")]  # fmt: skip
+             ("7 ours saturated", "t7_app_saturated"), ("7 bare saturated", "t7_bare_saturated"),
+             ("send path alone", "send_path")]  # fmt: skip
 LOAD_FIGURES = [("delivery p95 ms", "delivery_ms.p95"), ("ACK p95 ms", "ack_ms.p95"), ("frames/s", "frames_per_s"),
-                ("server CPU %", "server_cpu_pct"), ("CPU ms/msg", "server_cpu_ms_per_msg")]  # fmt: skip
+                ("sends/s", "msgs_per_s"), ("server CPU %", "server_cpu_pct"),
+                ("CPU ms/msg", "server_cpu_ms_per_msg")]  # fmt: skip
 SPREAD_FIGURES = [
     ("1 repository p95 ms", "t1.data_layer.at_10k.repository.p95"),
     ("1 service p95 ms", "t1.data_layer.at_10k.service.p95"),
