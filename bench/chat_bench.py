@@ -451,11 +451,29 @@ async def _sender(mode, base, plans, rate, duration, concurrency, go, out, cutof
              "cpu_s": process_cpu_s() - cpu0})  # fmt: skip
 
 
+def _merge_senders(reports: list[dict]) -> dict:
+    """One sender report out of several processes' (``run_load``'s ``sender_procs``)."""
+    if len(reports) == 1:
+        return reports[0]
+    last: dict[str, int] = {}
+    for r in reports:
+        for tid, seq in r["last"].items():
+            last[tid] = max(last.get(tid, 0), seq)
+    return {"acks": [a for r in reports for a in r["acks"]], "errors": [e for r in reports for e in r["errors"]],
+            "n_errors": sum(r["n_errors"] for r in reports), "last": last, "sent": sum(r["sent"] for r in reports),
+            "elapsed": max(r["elapsed"] for r in reports), "ack_log": [a for r in reports for a in r["ack_log"]],
+            "error_at": [e for r in reports for e in r["error_at"]],
+            "cpu_s": sum(r["cpu_s"] for r in reports)}  # fmt: skip
+
+
 def run_load(mode: str, send_base: str, ws_base: str, plans: list[dict], *, rate: float | None, duration: float,
              client_procs: int = 2, concurrency: int = 200, server_pid: int | None = None,
              probe: pb.PhaseProbe | None = None, compression: str | None = "deflate",
-             sender_target: Any = None) -> dict:  # fmt: skip
-    """One load run: client processes hold the sockets, one sender process sends; results merged.
+             sender_target: Any = None, sender_procs: int = 1) -> dict:  # fmt: skip
+    """One load run: client processes hold the sockets, sender processes send; results merged.
+
+    ``sender_procs`` splits a closed loop's ``concurrency`` over that many sender processes: one client process
+    with 128 httpx connections used 88 % of a core and became the bottleneck (server CPU 41 %).
 
     ``probe`` (our server only) measures the server over the same window: CPU by thread kind, GC pauses and,
     when profiling, py-spy stacks. ``compression`` is what the clients offer; ``sender_target`` replaces
@@ -470,9 +488,11 @@ def run_load(mode: str, send_base: str, ws_base: str, plans: list[dict], *, rate
     chunks = [sockets[k::client_procs] for k in range(client_procs)]
     clients = [ctx.Process(target=_client_proc, args=(mode, ws_base, c, ready, go, stop, expected, out_c, 900,
                                                       compression)) for c in chunks]  # fmt: skip
-    sender = ctx.Process(target=sender_target or _sender_proc,
-                         args=(mode, send_base, plans, rate, duration, concurrency, go, out_s))  # fmt: skip
-    for proc in [*clients, sender]:
+    sender_procs = 1 if rate else max(1, sender_procs)
+    senders = [ctx.Process(target=sender_target or _sender_proc,
+                           args=(mode, send_base, plans, rate, duration, max(1, concurrency // sender_procs), go,
+                                 out_s)) for _ in range(sender_procs)]  # fmt: skip
+    for proc in [*clients, *senders]:
         proc.start()
     connected = sum(ready.get(timeout=300) for _ in clients)
     time.sleep(1.0)  # let the server finish each stream's connect sequence
@@ -482,7 +502,7 @@ def run_load(mode: str, send_base: str, ws_base: str, plans: list[dict], *, rate
         probe.start()
     started, go_wall_ms, machine0 = time.monotonic(), time.time() * 1000, stats.machine_jiffies()
     go.set()
-    sent = out_s.get(timeout=duration + 300)
+    sent = _merge_senders([out_s.get(timeout=duration + 300) for _ in senders])
     expected.update(sent["last"])
     stop.set()
     results = [out_c.get(timeout=120) for _ in clients]
@@ -491,7 +511,7 @@ def run_load(mode: str, send_base: str, ws_base: str, plans: list[dict], *, rate
     machine = stats.machine_busy_pct(machine0, stats.machine_jiffies())
     cpu = cpu_s / wall * 100 if cpu_s is not None else None
     server = probe.stop() if probe is not None else None
-    for proc in [*clients, sender]:
+    for proc in [*clients, *senders]:
         proc.join(30)
         if proc.is_alive():
             proc.terminate()
@@ -660,13 +680,15 @@ def target2_3(args, results: dict) -> None:
     if "7" in args.targets or args.profile:  # the profile's saturated phase is target 7's closed loop
         plans = asyncio.run(make_threads(base, users, THREADS, PER_THREAD))
         results["t7_app_saturated"] = run_load("app", base, ws_base, plans, rate=None, duration=args.duration,
-                                               concurrency=args.concurrency, server_pid=proc.pid,
+                                               concurrency=args.concurrency, sender_procs=sender_procs(args),
+                                               server_pid=proc.pid,
                                                probe=probe_for(args, proc, base, "saturated"))  # fmt: skip
         print_load("7 ours saturated", results["t7_app_saturated"])
     if "send" in args.targets:  # issue 14 point 3: the send path alone, no socket to deliver to
         plans = asyncio.run(make_threads(base, users, THREADS, 0))
         results["send_path"] = run_load("app", base, ws_base, plans, rate=None, duration=args.duration,
-                                        concurrency=args.concurrency, server_pid=proc.pid,
+                                        concurrency=args.concurrency, sender_procs=sender_procs(args),
+                                        server_pid=proc.pid,
                                         probe=probe_for(args, proc, base, "send"))  # fmt: skip
         print_load("send path alone, saturated", results["send_path"])
     if "3" in args.targets:
@@ -696,6 +718,11 @@ def start_app_server(args) -> tuple[subprocess.Popen, int, list[dict]]:
         return proc, port, []
     proc, port, info = start_users_server("serve-t2", args.idle, THREADS)
     return proc, port, info["watchers"]
+
+
+def sender_procs(args) -> int:
+    """Closed-loop sender processes: one per 32 concurrent senders (one process's httpx pool tops out near that)."""
+    return max(1, args.concurrency // 32)
 
 
 def probe_for(args, proc: subprocess.Popen, base: str, phase: str | None = None) -> pb.PhaseProbe:
@@ -795,7 +822,8 @@ def target7(args, results: dict) -> None:
     print_load("7 bare 50/s", results["t7_bare"])
     plans = [{"thread_id": f"sat{t}", "sender": "", "sockets": [""] * PER_THREAD} for t in range(THREADS)]
     results["t7_bare_saturated"] = run_load("bare", base, ws_base, plans, rate=None, duration=args.duration,
-                                            concurrency=args.concurrency, server_pid=proc.pid)  # fmt: skip
+                                            concurrency=args.concurrency, sender_procs=sender_procs(args),
+                                            server_pid=proc.pid)  # fmt: skip
     print_load("7 bare saturated", results["t7_bare_saturated"])
     PROCS.stop(proc)
 
