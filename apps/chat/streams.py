@@ -82,25 +82,31 @@ class StreamSession:
             and self._parked
             and not self._pending
             and self.closed_reason is None
-            and prepared is not None
             and event["event_type"] == "message"
-            and event.get("seq") == self.last_sent + 1
         ):
-            envelope = self._live_message(prepared, event)
-            try:
-                written = self._direct(envelope.text())
-            except Exception:  # one socket's failure must not end the hub's loop over the other streams
-                written = False
-            if not written:
-                self._pending.append((_ENVELOPE, envelope))  # the pump sends it, before anything offered later
-                self._wake.set()
-            return
+            outcome = self._message(event, prepared)
+            if outcome is None:  # already sent
+                return
+            if isinstance(outcome, presenters.Envelope):
+                self._write_now(outcome)
+                return
+            # A gap, or a message the hub could not prepare: queued below, the stream reads it from the database.
         if len(self._pending) >= QUEUE_MAX:
             self._overflow = True
             self._pending.clear()
         else:
             self._pending.append(("event", event, prepared))
         self._wake.set()
+
+    def _write_now(self, envelope: presenters.Envelope) -> None:
+        """Write ``envelope`` through the socket's direct write; if it cannot take it now, the stream sends it."""
+        try:
+            written = self._direct is not None and self._direct(envelope.text())
+        except Exception:  # one socket's failure must not end the hub's loop over the other streams
+            written = False
+        if not written:
+            self._pending.append((_ENVELOPE, envelope))  # the pump sends it, before anything offered later
+            self._wake.set()
 
     def nudge(self) -> None:
         """The thread is ahead of this stream: catch up from the database."""
