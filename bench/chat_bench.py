@@ -680,14 +680,14 @@ def target2_3(args, results: dict) -> None:
     if "7" in args.targets or args.profile:  # the profile's saturated phase is target 7's closed loop
         plans = asyncio.run(make_threads(base, users, THREADS, PER_THREAD))
         results["t7_app_saturated"] = run_load("app", base, ws_base, plans, rate=None, duration=args.duration,
-                                               concurrency=args.concurrency, sender_procs=sender_procs(args),
+                                               concurrency=args.concurrency, sender_procs=closed_loop_senders(args),
                                                server_pid=proc.pid,
                                                probe=probe_for(args, proc, base, "saturated"))  # fmt: skip
         print_load("7 ours saturated", results["t7_app_saturated"])
     if "send" in args.targets:  # issue 14 point 3: the send path alone, no socket to deliver to
         plans = asyncio.run(make_threads(base, users, THREADS, 0))
         results["send_path"] = run_load("app", base, ws_base, plans, rate=None, duration=args.duration,
-                                        concurrency=args.concurrency, sender_procs=sender_procs(args),
+                                        concurrency=args.concurrency, sender_procs=closed_loop_senders(args),
                                         server_pid=proc.pid,
                                         probe=probe_for(args, proc, base, "send"))  # fmt: skip
         print_load("send path alone, saturated", results["send_path"])
@@ -720,7 +720,7 @@ def start_app_server(args) -> tuple[subprocess.Popen, int, list[dict]]:
     return proc, port, info["watchers"]
 
 
-def sender_procs(args) -> int:
+def closed_loop_senders(args) -> int:
     """Closed-loop sender processes: one per 32 concurrent senders (one process's httpx pool tops out near that)."""
     return max(1, args.concurrency // 32)
 
@@ -822,7 +822,7 @@ def target7(args, results: dict) -> None:
     print_load("7 bare 50/s", results["t7_bare"])
     plans = [{"thread_id": f"sat{t}", "sender": "", "sockets": [""] * PER_THREAD} for t in range(THREADS)]
     results["t7_bare_saturated"] = run_load("bare", base, ws_base, plans, rate=None, duration=args.duration,
-                                            concurrency=args.concurrency, sender_procs=sender_procs(args),
+                                            concurrency=args.concurrency, sender_procs=closed_loop_senders(args),
                                             server_pid=proc.pid)  # fmt: skip
     print_load("7 bare saturated", results["t7_bare_saturated"])
     PROCS.stop(proc)
