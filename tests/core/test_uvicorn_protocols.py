@@ -103,73 +103,73 @@ def test_the_server_uses_both_protocols_and_no_compression() -> None:
     assert config.ws_per_message_deflate is False
 
 
+class AcceptingApp:
+    """An ASGI app that accepts a WebSocket, records its scope and waits until the socket ends."""
+
+    def __init__(self) -> None:
+        self.scope: dict | None = None
+
+    async def __call__(self, scope, receive, send) -> None:
+        assert (await receive())["type"] == "websocket.connect"
+        await send({"type": "websocket.accept"})
+        self.scope = scope
+        await receive()  # the socket's life
+
+
+async def open_socket(
+    app: AcceptingApp, extra_headers: bytes = b""
+) -> tuple[BoundedWebSocketProtocol, RecordingTransport]:
+    """``manage.py serve``'s WebSocket protocol after a real handshake, once ``app`` has accepted it."""
+    config = build_config(app, ServeOptions("127.0.0.1", 0, 1, on_started=print))
+    config.load()
+    protocol = config.ws_protocol_class(config=config, server_state=uvicorn.server.ServerState(), app_state={})
+    transport = RecordingTransport()
+    protocol.connection_made(transport)
+    protocol.data_received(
+        b"GET /ws/chat/t1 HTTP/1.1\r\nHost: example.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" + extra_headers + b"\r\n"
+    )
+    for _ in range(100):  # the application task accepts within a few loop turns
+        if app.scope is not None and protocol.handshake_complete:
+            break
+        await asyncio.sleep(0)
+    assert b"101 Switching Protocols" in b"".join(transport.written)
+    return protocol, transport
+
+
+async def close_socket(protocol: BoundedWebSocketProtocol) -> None:
+    protocol.connection_lost(None)  # ends the application (websocket.disconnect)
+    await asyncio.wait_for(asyncio.gather(*protocol.tasks), 5)
+
+
 def test_an_open_socket_keeps_no_copy_of_its_handshake_headers() -> None:
     """Issue 14 point 2: uvicorn and websockets' parser kept the parsed request (about 4 KiB of header objects)
     for a socket's whole life; the application's scope keeps its own list of them."""
     probe = f"probe-{uuid.uuid4().hex}"
-    seen: dict = {}
-
-    async def app(scope, receive, send) -> None:
-        assert (await receive())["type"] == "websocket.connect"
-        await send({"type": "websocket.accept"})
-        seen["scope"] = scope
-        await receive()  # the socket's life
+    app = AcceptingApp()
 
     async def scenario() -> None:
-        config = build_config(app, ServeOptions("127.0.0.1", 0, 1, on_started=print))
-        config.load()
-        protocol = config.ws_protocol_class(config=config, server_state=uvicorn.server.ServerState(), app_state={})
+        protocol, _transport = await open_socket(app, b"X-Probe: " + probe.encode() + b"\r\n")
         assert isinstance(protocol.queue, SlimQueue)
         assert isinstance(protocol.writable, SlimEvent)
-        transport = RecordingTransport()
-        protocol.connection_made(transport)
-        protocol.data_received(
-            b"GET /ws/chat/t1 HTTP/1.1\r\nHost: example.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-            b"X-Probe: " + probe.encode() + b"\r\n\r\n"
-        )
-        for _ in range(100):  # the application task accepts within a few loop turns
-            if "scope" in seen and protocol.handshake_complete:
-                break
-            await asyncio.sleep(0)
-        assert b"101 Switching Protocols" in b"".join(transport.written)
         assert protocol.request is None
         assert protocol.response is None
         holding = [h for h in gc.get_objects() if type(h) is Headers and probe in str(h)]  # type(): no weakproxy deref
         assert holding == [], "a parsed copy of the handshake headers outlived the handshake"
         # The application still has them (uvicorn passes websockets' raw header names, not lower-cased).
-        assert (b"x-probe", probe.encode()) in [(k.lower(), v) for k, v in seen["scope"]["headers"]]
-        protocol.connection_lost(None)  # ends the application (websocket.disconnect)
-        await asyncio.wait_for(asyncio.gather(*protocol.tasks), 5)
+        assert (b"x-probe", probe.encode()) in [(k.lower(), v) for k, v in app.scope["headers"]]
+        await close_socket(protocol)
 
     asyncio.run(scenario())
 
 
 def test_send_text_now_writes_a_frame_at_once_or_says_not_now() -> None:
     """The fan-out's synchronous write (``SEND_TEXT_NOW``): a frame when the socket can take one, else False."""
-    seen: dict = {}
-
-    async def app(scope, receive, send) -> None:
-        await receive()
-        await send({"type": "websocket.accept"})
-        seen["send_now"] = scope["extensions"][SEND_TEXT_NOW]
-        await receive()
+    app = AcceptingApp()
 
     async def scenario() -> None:
-        config = build_config(app, ServeOptions("127.0.0.1", 0, 1, on_started=print))
-        config.load()
-        protocol = config.ws_protocol_class(config=config, server_state=uvicorn.server.ServerState(), app_state={})
-        transport = RecordingTransport()
-        protocol.connection_made(transport)
-        protocol.data_received(
-            b"GET /ws HTTP/1.1\r\nHost: example.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        )
-        for _ in range(100):
-            if "send_now" in seen:
-                break
-            await asyncio.sleep(0)
-        send_now = seen["send_now"]
+        protocol, transport = await open_socket(app)
+        send_now = app.scope["extensions"][SEND_TEXT_NOW]
         assert send_now("hello") is True
         assert transport.written[-1] == b"\x81\x05hello"  # one unmasked text frame
         protocol.writable.clear()  # the peer's buffer is full (uvicorn's pause_writing)
@@ -178,7 +178,6 @@ def test_send_text_now_writes_a_frame_at_once_or_says_not_now() -> None:
         protocol.conn.send_close(1000)  # closing: nothing more may be written
         assert send_now("after close") is False
         assert b"after close" not in b"".join(transport.written)
-        protocol.connection_lost(None)
-        await asyncio.wait_for(asyncio.gather(*protocol.tasks), 5)
+        await close_socket(protocol)
 
     asyncio.run(scenario())
