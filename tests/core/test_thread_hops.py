@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -128,8 +129,18 @@ def test_the_spy_sees_a_hop(hops: list[str]):
     assert hops == ["test_the_spy_sees_a_hop.<locals>.blocking_work"]
 
 
-def asgi_websocket(path: str, token: str, frames: list[str]) -> list[dict]:
-    """A WebSocket through ``gotong.asgi.application``: connect, send ``frames``, disconnect; what it sent."""
+def asgi_websocket(
+    path: str,
+    token: str,
+    frames: list[str],
+    *,
+    extensions: dict[str, Any] | None = None,
+    during: Callable[[], Awaitable[None]] | None = None,
+) -> list[dict]:
+    """A WebSocket through ``gotong.asgi.application``: connect, send ``frames``, disconnect; what it sent.
+
+    ``extensions`` go into the scope as a server's would; ``during`` runs on the same loop once the socket is
+    accepted, before the frames."""
     from gotong.asgi import application
 
     scope = {
@@ -144,6 +155,7 @@ def asgi_websocket(path: str, token: str, frames: list[str]) -> list[dict]:
         "client": ("127.0.0.1", 50001),
         "server": ("testserver", 80),
         "subprotocols": [],
+        "extensions": extensions or {},
     }
     sent: list[dict] = []
 
@@ -159,6 +171,8 @@ def asgi_websocket(path: str, token: str, frames: list[str]) -> list[dict]:
         async def client() -> None:
             await inbox.put({"type": "websocket.connect"})
             await asyncio.wait_for(accepted.wait(), 10)
+            if during is not None:
+                await during()
             for text in frames:
                 await inbox.put({"type": "websocket.receive", "text": text})
             await inbox.put({"type": "websocket.disconnect", "code": 1000})
