@@ -147,7 +147,7 @@ class BoundedWebSocketProtocol(WebSocketsSansIOProtocol):
 
     async def send(self, message: Any) -> None:
         await super().send(message)
-        if self.handshake_complete and getattr(self, "request", None) is not None:
+        if message["type"] == "websocket.accept" and self.request is not None:
             # Only read while answering the handshake. websockets' parser generator keeps the request in a
             # local for the socket's life, so its headers are emptied, not just dereferenced.
             self.request.headers.clear()
