@@ -117,19 +117,16 @@ def _run(cb: Any, args: argparse.Namespace, proc: Any, port: int, watchers: list
     # Frozen: every watcher on its idle thread, plus one never-reading member socket on each active thread.
     frozen = [(w["thread_id"], w["token"]) for w in watchers[: args.idle]]
     frozen += [(p["thread_id"], p["sockets"][0]) for p in plans]
-    ctx = mp.get_context("spawn")
-    ready, stop, out = ctx.Queue(), ctx.Event(), ctx.Queue()
-    holders = [ctx.Process(target=cb._idle_proc, args=(ws_base, frozen[k::2], ready, stop, out)) for k in range(2)]
-    for holder in holders:
-        holder.start()
-    connected = sum(ready.get(timeout=600) for _ in holders)
+    holders = cb.IdleClients(ws_base, frozen)
+    connected = holders.connected
     time.sleep(2)
     rss_connected, streams_connected = rss_kib(proc.pid), open_streams(base)
-    for holder in holders:
+    for holder in holders.processes:
         os.kill(holder.pid, signal.SIGSTOP)
     print(f"  [abuse] {connected}/{len(frozen)} sockets connected then frozen (SIGSTOP: no reads, no pongs, "
           f"no close); server RSS {rss_empty} -> {rss_connected} KiB, open streams {streams_connected}",
           flush=True)  # fmt: skip
+    ctx = mp.get_context("spawn")
     flood_out = ctx.Queue()
     flooder = ctx.Process(target=_flood_proc, args=(ws_base, plans[0]["thread_id"], plans[0]["sender"],
                                                     ABUSE_SECONDS, flood_out))  # fmt: skip
@@ -144,7 +141,7 @@ def _run(cb: Any, args: argparse.Namespace, proc: Any, port: int, watchers: list
     finally:
         sampler.done.set()
         sampler.join(10)
-        for holder in holders:
+        for holder in holders.processes:
             holder.kill()
         flooder.join(30)
     cb.print_load("abuse: healthy clients", healthy)

@@ -313,6 +313,30 @@ async def _clients(mode, ws_base, sockets, ready, go, stop, expected, out, deadl
              "seqs": [(tid, seqs[i]) for i, (tid, _tok) in enumerate(sockets) if conns[i] is not None]})  # fmt: skip
 
 
+class IdleClients:
+    """``sockets`` held open by ``procs`` client processes that only answer pings (targets 3 and abuse,
+    bench/socket_memory.py). Built once every socket has connected or failed; ``connected`` counts them."""
+
+    def __init__(self, ws_base: str, sockets: list[tuple[str, str]], procs: int = 2) -> None:
+        ctx = mp.get_context("spawn")
+        ready, self.stop, self.out = ctx.Queue(), ctx.Event(), ctx.Queue()
+        self.processes = [ctx.Process(target=_idle_proc, args=(ws_base, sockets[k::procs], ready, self.stop, self.out))
+                          for k in range(procs)]  # fmt: skip
+        for p in self.processes:
+            p.start()
+        self.connected = sum(ready.get(timeout=600) for _ in self.processes)
+
+    def finish(self) -> list[dict]:
+        """Close the sockets and end the processes; each process's report."""
+        self.stop.set()
+        reports = [self.out.get(timeout=120) for _ in self.processes]
+        for p in self.processes:
+            p.join(30)
+            if p.is_alive():
+                p.terminate()
+        return reports
+
+
 def _idle_proc(ws_base: str, sockets: list[tuple[str, str]], ready, stop, out) -> None:
     asyncio.run(_idle(ws_base, sockets, ready, stop, out))
 
@@ -736,15 +760,9 @@ def target3(args, proc, base: str, ws_base: str, users: list[dict], watchers: li
     sockets = [(w["thread_id"], w["token"]) for w in watchers[: args.idle]]
     time.sleep(1)
     rss_before = rss_kib(proc.pid)
-    ctx = mp.get_context("spawn")
-    ready, stop, out = ctx.Queue(), ctx.Event(), ctx.Queue()
-    n_procs = 2
-    idlers = [ctx.Process(target=_idle_proc, args=(ws_base, sockets[k::n_procs], ready, stop, out))
-              for k in range(n_procs)]  # fmt: skip
     t = time.monotonic()
-    for p in idlers:
-        p.start()
-    connected = sum(ready.get(timeout=600) for _ in idlers)
+    idlers = IdleClients(ws_base, sockets)
+    connected = idlers.connected
     connect_s = time.monotonic() - t
     print(f"  [3 idle] {connected}/{len(sockets)} sockets of {len({u for _t, u in sockets})} distinct tokens "
           f"connected in {connect_s:.1f} s, load {load()}", flush=True)  # fmt: skip
@@ -758,12 +776,7 @@ def target3(args, proc, base: str, ws_base: str, users: list[dict], watchers: li
                      probe=probe_for(args, proc, base, "idle-load"))  # fmt: skip
     print_load("3 load + idle", under)
     rss_end = rss_kib(proc.pid)
-    stop.set()
-    idle = [out.get(timeout=120) for _ in idlers]
-    for p in idlers:
-        p.join(30)
-        if p.is_alive():
-            p.terminate()
+    idle = idlers.finish()
     return {
         "idle_target": args.idle,
         "idle_distinct_users": len({w["user_id"] for w in watchers[: args.idle]}),

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
 import os
 import signal
 import sys
@@ -79,20 +78,11 @@ def main() -> None:
         time.sleep(2)
         rss0, before = rss_kib(proc.pid), snapshot(0)
         sockets = [(w["thread_id"], w["token"]) for w in info["watchers"][: args.sockets]]
-        ctx = mp.get_context("spawn")
-        ready, stop, out = ctx.Queue(), ctx.Event(), ctx.Queue()
-        idlers = [ctx.Process(target=cb._idle_proc, args=(f"ws://127.0.0.1:{port}", sockets[k::2], ready, stop, out))
-                  for k in range(2)]  # fmt: skip
-        for p in idlers:
-            p.start()
-        connected = sum(ready.get(timeout=900) for _ in idlers)
+        idlers = cb.IdleClients(f"ws://127.0.0.1:{port}", sockets)
+        connected = idlers.connected
         time.sleep(5)
         rss1, after = rss_kib(proc.pid), snapshot(1)
-        stop.set()
-        for _ in idlers:
-            out.get(timeout=120)
-        for p in idlers:
-            p.join(30)
+        idlers.finish()
     finally:
         cb.PROCS.stop(proc)
 
