@@ -49,8 +49,8 @@ async def per_call(fn: Callable[[int], Awaitable[object]], calls: int) -> tuple[
 async def measure(calls: int, rounds: int) -> None:
     import chat_seed
 
+    from apps.accounts import services as account_services
     from apps.accounts import tokens
-    from apps.accounts.domain import Principal
     from apps.accounts.repository import AccountsRepository
     from apps.chat import services
     from apps.chat.repository import ChatRepository
@@ -61,10 +61,7 @@ async def measure(calls: int, rounds: int) -> None:
     watcher = info["watchers"][1]
     thread_id, claims = watcher["thread_id"], tokens.decode_access(watcher["token"])
     accounts, chat, db = AccountsRepository(), ChatRepository(), get_db()
-    user = (await accounts.auth_state(claims.user_id, claims.family_id))["user"]
-    principal = Principal(user_id=claims.user_id, username=user["username"], email=user["email"], role=user["role"],
-                          community_id=user["community_id"], jti=claims.jti, family_id=claims.family_id,
-                          via="bearer")  # fmt: skip
+    principal = await account_services.authenticate(watcher["token"], via="bearer")
 
     def row(i: int) -> dict:
         return {"thread_id": thread_id, "message_id": new_id(), "author_id": claims.user_id, "attachments": [],
