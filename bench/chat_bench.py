@@ -20,12 +20,14 @@ Not a timed test. Servers are real ``manage.py serve`` processes on free loopbac
 send. The send path alone (issue 14 point 3): the saturated closed loop of target 7 (``--concurrency`` senders)
    on threads with no socket attached, so the server's CPU per acknowledged send is the send's own; with
    ``--profile`` it is split by component. (bench/send_floor.py measures its database calls in-process.)
+send-bridge. The same with the database in its own process (the test ws:// bridge, as a SurrealDB server would be
+   in production): the server's CPU per send is the app's alone, and the engine process's is printed beside it.
 abuse. Bad input at scale (bench/abuse.py): ``--idle`` sockets that vanish (frozen clients: no reads, no pongs,
    no close), sockets on the active threads that never read, and one socket flooding frames, beside target 2's
    healthy clients for 75 s; healthy percentiles, lost frames, the server's RSS and open streams over time.
 
-    python bench/chat_bench.py [--quick] [--targets 1,2,3,4,7,fanout,abuse,send] [--duration 20] [--idle 5000]
-                               [--profile] [--repeat 3] [--server daphne|uvicorn] [--fanout-sockets 2000
+    python bench/chat_bench.py [--quick] [--targets 1,2,3,4,7,fanout,abuse,send,send-bridge] [--duration 20]
+                               [--idle 5000] [--profile] [--repeat 3] [--server daphne|uvicorn] [--fanout-sockets 2000
                                --fanout-threads 4 --fanout-senders 4 --fanout-clients 4]
 
 ``--server`` sets ``ASGI_SERVER`` for every ``manage.py serve`` the benchmark starts (default: serve's own default);
@@ -493,7 +495,7 @@ def _merge_senders(reports: list[dict]) -> dict:
 def run_load(mode: str, send_base: str, ws_base: str, plans: list[dict], *, rate: float | None, duration: float,
              client_procs: int = 2, concurrency: int = 200, server_pid: int | None = None,
              probe: pb.PhaseProbe | None = None, compression: str | None = "deflate",
-             sender_target: Any = None, sender_procs: int = 1) -> dict:  # fmt: skip
+             sender_target: Any = None, sender_procs: int = 1, engine_pid: int | None = None) -> dict:  # fmt: skip
     """One load run: client processes hold the sockets, sender processes send; results merged.
 
     ``sender_procs`` splits a closed loop's ``concurrency`` over that many sender processes: one client process
@@ -502,6 +504,7 @@ def run_load(mode: str, send_base: str, ws_base: str, plans: list[dict], *, rate
     ``probe`` (our server only) measures the server over the same window: CPU by thread kind, GC pauses and,
     when profiling, py-spy stacks. ``compression`` is what the clients offer; ``sender_target`` replaces
     ``_sender_proc`` (same arguments and report; bench/fanout_ceiling.py paces its sends by delivery).
+    ``engine_pid``: the database's own process when it runs apart (the bridge); its CPU over the same window.
     """
     ctx = mp.get_context("spawn")
     ready, out_c, out_s = ctx.Queue(), ctx.Queue(), ctx.Queue()
@@ -521,6 +524,7 @@ def run_load(mode: str, send_base: str, ws_base: str, plans: list[dict], *, rate
     connected = sum(ready.get(timeout=300) for _ in clients)
     time.sleep(1.0)  # let the server finish each stream's connect sequence
     cpu0 = cpu_seconds(server_pid) if server_pid else None
+    engine_cpu0 = cpu_seconds(engine_pid) if engine_pid else None
     load_before = load()
     if probe is not None:
         probe.start()
@@ -532,6 +536,7 @@ def run_load(mode: str, send_base: str, ws_base: str, plans: list[dict], *, rate
     results = [out_c.get(timeout=120) for _ in clients]
     wall = time.monotonic() - started
     cpu_s = cpu_seconds(server_pid) - cpu0 if server_pid else None
+    engine_cpu_s = cpu_seconds(engine_pid) - engine_cpu0 if engine_pid else None
     machine = stats.machine_busy_pct(machine0, stats.machine_jiffies())
     cpu = cpu_s / wall * 100 if cpu_s is not None else None
     server = probe.stop() if probe is not None else None
@@ -549,6 +554,9 @@ def run_load(mode: str, send_base: str, ws_base: str, plans: list[dict], *, rate
             extensions[ext] = extensions.get(ext, 0) + n
     expected_frames = sum(sent["last"].get(p["thread_id"], 0) * len(p["sockets"]) for p in plans)
     extra = {} if server is None else {"server": server, "breakdown": pb.breakdown(server, len(sent["acks"]), frames)}
+    if engine_cpu_s is not None and sent["acks"]:
+        extra["engine_cpu_pct"] = round(engine_cpu_s / wall * 100, 1)
+        extra["engine_cpu_ms_per_msg"] = round(engine_cpu_s * 1000 / len(sent["acks"]), 2)
     return {
         "mode": mode,
         "sockets": len(sockets),
@@ -795,22 +803,34 @@ def target3(args, proc, base: str, ws_base: str, users: list[dict], watchers: li
     }
 
 
-def target4(args) -> dict:
+def start_bridge() -> tuple[subprocess.Popen, dict[str, str]] | str:
+    """The test-only ws:// SurrealDB bridge (the engine in a Node process), migrated; its process and the
+    server environment that points at it. A string says why it cannot run here."""
     node = shutil.which("node")
-    redis_bin = shutil.which("redis-server")
-    if node is None or redis_bin is None or not (BRIDGE_DIR / "node_modules").is_dir():
-        return {"skipped": "needs node, redis-server and npm ci in tests/support/surreal_bridge"}
+    if node is None or not (BRIDGE_DIR / "node_modules").is_dir():
+        return "needs node and npm ci in tests/support/surreal_bridge"
     bport = free_port()
-    PROCS.start([node, str(BRIDGE_DIR / "bridge.js"), str(bport)], dict(os.environ), "bridge", bport)
-    rport = free_port()  # only now: a port picked before the bridge listened could be handed out twice
-    PROCS.start([redis_bin, "--port", str(rport), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                 "--dir", str(WORK)], dict(os.environ), "redis", rport)  # fmt: skip
-    env = {"SURREAL_ENDPOINT": f"ws://127.0.0.1:{bport}/rpc", "SURREAL_NS": "app", "SURREAL_DB": "main",
-           "REDIS_URL": f"redis://127.0.0.1:{rport}/0", "CHAT_REALTIME_TRANSPORT": "redis"}  # fmt: skip
+    bridge = PROCS.start([node, str(BRIDGE_DIR / "bridge.js"), str(bport)], dict(os.environ), "bridge", bport)
+    env = {"SURREAL_ENDPOINT": f"ws://127.0.0.1:{bport}/rpc", "SURREAL_NS": "app", "SURREAL_DB": "main"}
     migrated = subprocess.run([sys.executable, "manage.py", "surreal_migrate"], cwd=ROOT, env=server_env(**env),
                               capture_output=True, text=True, timeout=120)  # fmt: skip
     if migrated.returncode != 0:
-        return {"skipped": f"surreal_migrate failed: {migrated.stderr[-300:]}"}
+        return f"surreal_migrate failed: {migrated.stderr[-300:]}"
+    return bridge, env
+
+
+def target4(args) -> dict:
+    redis_bin = shutil.which("redis-server")
+    if redis_bin is None:
+        return {"skipped": "needs redis-server"}
+    started = start_bridge()
+    if isinstance(started, str):
+        return {"skipped": started}
+    _bridge, env = started
+    rport = free_port()  # only now: a port picked before the bridge listened could be handed out twice
+    PROCS.start([redis_bin, "--port", str(rport), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                 "--dir", str(WORK)], dict(os.environ), "redis", rport)  # fmt: skip
+    env |= {"REDIS_URL": f"redis://127.0.0.1:{rport}/0", "CHAT_REALTIME_TRANSPORT": "redis"}
     a, port_a = start_server("serve-A", **env)
     b, port_b = start_server("serve-B", **env)
     base_a = f"http://127.0.0.1:{port_a}"
@@ -823,6 +843,36 @@ def target4(args) -> dict:
     PROCS.stop(a)
     PROCS.stop(b)
     return result
+
+
+def target_send_bridge(args, results: dict) -> None:
+    """The send path alone with the database in its own process (the production shape: a SurrealDB server).
+
+    The same closed loop as target "send", but the server talks ws:// to the test bridge, so the server's CPU per
+    send is the app's alone (Django, DRF, auth, idempotency, the SDK over a socket) and the engine's is reported
+    beside it. The bridge is SurrealDB core 3.0 in Node with one shared session, not a ``surreal start`` server:
+    its figure is the engine's order of magnitude, not a server's.
+    """
+    started = start_bridge()
+    if isinstance(started, str):
+        results["send_bridge"] = {"skipped": started}
+        return
+    bridge, env = started
+    proc, port = start_server("serve-send-bridge", **env)
+    base = f"http://127.0.0.1:{port}"
+    users = asyncio.run(make_users(base, USERS))
+    plans = asyncio.run(make_threads(base, users, THREADS, 0))
+    results["send_bridge"] = run_load("app", base, f"ws://127.0.0.1:{port}", plans, rate=None,
+                                      duration=args.duration, concurrency=args.concurrency,
+                                      sender_procs=closed_loop_senders(args), server_pid=proc.pid,
+                                      engine_pid=bridge.pid,
+                                      probe=probe_for(args, proc, base, "send-bridge"))  # fmt: skip
+    r = results["send_bridge"]
+    print_load("send path alone, engine in its own process", r)
+    print(f"    engine process CPU {r.get('engine_cpu_pct')} %, {r.get('engine_cpu_ms_per_msg')} ms per send; "
+          f"app process {r['server_cpu_ms_per_msg']} ms per send", flush=True)  # fmt: skip
+    PROCS.stop(proc)
+    PROCS.stop(bridge)
 
 
 def target7(args, results: dict) -> None:
@@ -894,6 +944,14 @@ def verdicts(res: dict) -> list[tuple[str, str, str, str]]:
                      "<=40 KiB/socket and target 2", "PASS" if ok else "FAIL"))  # fmt: skip
     if "t4" in res and "skipped" not in res["t4"]:
         rows.append(load_row("4 redis 2 procs", res["t4"], None, 150))
+    for key, name in (("send_path", "3 send path"), ("send_bridge", "3 send, engine apart")):
+        r = res.get(key)
+        if r and "skipped" not in r and r["server_cpu_ms_per_msg"] is not None:
+            ok = r["server_cpu_ms_per_msg"] <= 2 and r["msgs_per_s"] >= 400 and r["send_errors"] == 0
+            engine = f"; engine process {r['engine_cpu_ms_per_msg']} ms/send" if "engine_cpu_ms_per_msg" in r else ""
+            rows.append((name, f"{r['msgs_per_s']} sends/s, server CPU {r['server_cpu_ms_per_msg']} ms/send at "
+                         f"{r['server_cpu_pct']} %{engine}; errors {r['send_errors']}",
+                         "<=2 ms server CPU/send, >=400 sends/s", "PASS" if ok else "FAIL"))  # fmt: skip
     rows.extend(fanout_ceiling.verdict_rows(res))
     rows.extend(abuse.verdict_rows(res))
     if "t7_bare" in res and "t2" in res:
@@ -913,7 +971,7 @@ def verdicts(res: dict) -> list[tuple[str, str, str, str]]:
 
 LOAD_RUNS = [("2", "t2"), ("3 load", "t3.load"), ("4 redis", "t4"), ("7 bare 50/s", "t7_bare"),
              ("7 ours saturated", "t7_app_saturated"), ("7 bare saturated", "t7_bare_saturated"),
-             ("send path alone", "send_path")]  # fmt: skip
+             ("send path alone", "send_path"), ("send, engine apart", "send_bridge")]  # fmt: skip
 LOAD_FIGURES = [("delivery p95 ms", "delivery_ms.p95"), ("ACK p95 ms", "ack_ms.p95"), ("frames/s", "frames_per_s"),
                 ("sends/s", "msgs_per_s"), ("server CPU %", "server_cpu_pct"),
                 ("CPU ms/msg", "server_cpu_ms_per_msg")]  # fmt: skip
@@ -923,6 +981,7 @@ SPREAD_FIGURES = [
     ("1 HTTP p95 ms", "t1.http_10k.p95"),
     *[(f"{name} {label}", f"{path}.{key}") for name, path in LOAD_RUNS for label, key in LOAD_FIGURES],
     ("3 RSS KiB/socket", "t3.rss_per_socket_kib"),
+    ("send, engine apart: engine ms/msg", "send_bridge.engine_cpu_ms_per_msg"),
     ("7 ratio at 50 msg/s", "t7_ratio_fixed_load"),
     ("7 ratio saturated", "t7_ratio_saturated"),
     *fanout_ceiling.FIGURES,
@@ -969,6 +1028,8 @@ def run_targets(args: argparse.Namespace, res: dict[str, Any]) -> None:
         ({"2", "3", "7", "send"}, "targets 2/3/7/send: embedded server", lambda: target2_3(args, res)),
         ({"7"}, "target 7: bare websockets server", lambda: target7(args, res)),
         ({"4"}, "target 4: bridge + redis + two servers", lambda: res.__setitem__("t4", target4(args))),
+        ({"send-bridge"}, "send path alone, the engine in its own process (bridge)",
+         lambda: target_send_bridge(args, res)),
         ({"fanout"}, "target 5a: fan-out ceiling, ours vs bare websockets",
          lambda: res.__setitem__("fanout", fanout_ceiling.target(sys.modules[__name__], args, res["asgi_server"]))),
         ({"abuse"}, "abuse: vanished and never-reading sockets and a frame flood beside healthy clients",
