@@ -13,8 +13,10 @@ family row, so two racing page loads get byte-identical cookies without storing 
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, Token
@@ -76,8 +78,28 @@ def _decode(token_class: type[Token], raw: str) -> TokenClaims:
     return TokenClaims(user_id=sub, family_id=fam, jti=jti, exp=exp)
 
 
-def decode_access(raw: str) -> TokenClaims:
+# Verified access tokens kept by their exact text, so a client's next requests skip the HMAC and the JSON
+# decoding (about 0.13 ms each; issue 14 point 3). Only tokens that verified are kept (``lru_cache`` does not keep
+# exceptions), so forged or expired tokens always pay the full check and cannot fill it. The expiry is checked
+# again on every use, against the clock, as PyJWT does. Bounded: 4,096 tokens of about 0.6 KiB with their claims.
+# The signing key comes from the configuration at start-up, so no cached token outlives a key change.
+ACCESS_CACHE_SIZE = 4096
+
+
+@lru_cache(maxsize=ACCESS_CACHE_SIZE)
+def _verified_access(raw: str) -> TokenClaims:
     return _decode(AccessToken, raw)
+
+
+def _clock() -> float:
+    return time.time()
+
+
+def decode_access(raw: str) -> TokenClaims:
+    claims = _verified_access(raw)
+    if claims.exp <= _clock():  # simplejwt's rule with its default leeway of 0: expired at ``exp`` itself
+        raise Unauthorized("invalid or expired token")
+    return claims
 
 
 def decode_refresh(raw: str) -> TokenClaims:

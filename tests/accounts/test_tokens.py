@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 
 import jwt
 import pytest
 from django.conf import settings
 from django.test import Client
 
-from apps.accounts import services
+from apps.accounts import services, tokens
 from apps.accounts.repository import AccountsRepository
 from apps.core.db import run_sync
+from apps.core.errors import Unauthorized
 from tests.accounts.conftest import PASSWORD, bearer, post_json
 
 
@@ -174,3 +176,37 @@ def test_no_password_or_token_in_logs(api, caplog):
 @pytest.mark.parametrize("header", ["Bearer", "Bearer ", "Basic abc", "bearer not.a.jwt"])
 def test_bad_authorization_headers(api, header):
     assert api.get("/v1/auth/me", HTTP_AUTHORIZATION=header).status_code == 401
+
+
+def _fresh_access_token() -> str:
+    issued_at_ms = int(time.time() * 1000)
+    access, _refresh = tokens.issue_pair(user_id="u-cache", username="cache", role="user", family_id="f-cache",
+                                         refresh_jti=uuid.uuid4().hex, issued_at_ms=issued_at_ms)  # fmt: skip
+    return str(access)
+
+
+def test_a_verified_token_is_reused_but_still_expires(monkeypatch):
+    """The verified-token cache (issue 14 point 3) skips the HMAC on reuse, never the expiry check."""
+    raw = _fresh_access_token()
+    first = tokens.decode_access(raw)
+    hits = tokens._verified_access.cache_info().hits
+    assert tokens.decode_access(raw) == first
+    assert tokens._verified_access.cache_info().hits == hits + 1  # the second decode came from the cache
+    monkeypatch.setattr(tokens, "_clock", lambda: first.exp - 1)
+    assert tokens.decode_access(raw) == first
+    monkeypatch.setattr(tokens, "_clock", lambda: first.exp)  # expired at exp itself, as PyJWT and simplejwt say
+    with pytest.raises(Unauthorized):
+        tokens.decode_access(raw)
+
+
+def test_a_forged_or_expired_token_is_never_cached():
+    raw = _fresh_access_token()
+    claims = payload_of(raw)
+    forged = sign({**claims, "role": "admin"}, secret="not-the-secret-" * 3)
+    expired = sign({**claims, "iat": int(time.time()) - 3600, "exp": int(time.time()) - 60})
+    size = tokens._verified_access.cache_info().currsize
+    for bad in (forged, expired, raw[:-2]):
+        for _ in range(2):
+            with pytest.raises(Unauthorized):
+                tokens.decode_access(bad)
+    assert tokens._verified_access.cache_info().currsize == size
