@@ -64,8 +64,16 @@ IF array::len(array::distinct($att)) != array::len($att) OR array::len($own) != 
     THROW 'attachment_not_own'
 };
 """
-SEND_SQL = SEND_GUARD_SQL + APPEND_SQL
-SEND_WITH_ATTACHMENTS_SQL = SEND_GUARD_SQL + ATTACHMENT_GUARD_SQL + APPEND_WITH_ATTACHMENTS_SQL
+
+
+def _block(statements: str) -> str:
+    """The statements as ONE block statement, whose value is its last statement's: the transaction answers with
+    that one result instead of one per statement, about 0.13 ms less CBOR to decode per send (issue 14)."""
+    return "{\n" + statements.strip().rstrip(";") + "\n}"
+
+
+SEND_SQL = _block(SEND_GUARD_SQL + APPEND_SQL)
+SEND_WITH_ATTACHMENTS_SQL = _block(SEND_GUARD_SQL + ATTACHMENT_GUARD_SQL + APPEND_WITH_ATTACHMENTS_SQL)
 # How far back ``thread_summaries`` looks for the caller's own unread messages (bounded read).
 OWN_UNREAD_WINDOW = 500
 THREAD_NOT_FOUND = "thread_not_found"
