@@ -567,6 +567,7 @@ def run_load(mode: str, send_base: str, ws_base: str, plans: list[dict], *, rate
         "acked": len(sent["acks"]),
         "send_errors": sent["n_errors"],
         "send_error_samples": sent["errors"][:5],
+        "send_error_at_s": [round((at - go_wall_ms) / 1000, 2) for at in sorted(sent["error_at"])[:5]],
         "ack_ms": summary(sent["acks"]),
         "delivery_ms": summary(delivery),
         "delivery_from_created_ms": summary([v for r in results for v in r["created"]]),

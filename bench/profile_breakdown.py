@@ -318,6 +318,7 @@ def write_md_section(path: Path, body: list[str]) -> None:
 PROFILED = {  # result key -> (title, the sub-key holding our server's load run, if any)
     "t7_app_saturated": ("saturated closed loop (target 7, ours)", None),
     "send_path": ("the send path alone (no sockets), saturated closed loop", None),
+    "send_bridge": ("the send path alone, the database in its own process (the app's CPU only)", None),
     "t3": ("target 3: idle sockets + target 2's load", "load"),
     "fanout": ("fan-out ceiling (5a, ours): 2,000 sockets, fan-out 500", "ours"),
 }
