@@ -6,9 +6,7 @@ tests/chat/test_streams.py tests the stream's direct writes and tests/core/test_
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 
 from apps.accounts import services as accounts
 from apps.chat import services
@@ -16,6 +14,7 @@ from apps.chat.hub import get_hub
 from apps.core.servers import SEND_TEXT_NOW
 from tests.chat.conftest import Api
 from tests.core.test_thread_hops import asgi_websocket
+from tests.support.waiting import until
 
 
 def test_a_live_message_goes_out_through_the_servers_direct_write(chat: Api):
@@ -27,18 +26,12 @@ def test_a_live_message_goes_out_through_the_servers_direct_write(chat: Api):
         written.append(json.loads(text))
         return True
 
-    async def until(predicate, what: str) -> None:
-        deadline = time.monotonic() + 8
-        while not predicate():
-            assert time.monotonic() < deadline, f"{what} within 8 s"
-            await asyncio.sleep(0.01)
-
     async def send_one_and_wait() -> None:
         # The socket is accepted before its stream subscribes: a message sent earlier is not live for it.
-        await until(lambda: any(s._parked for s in get_hub().sessions.get(thread_id, ())), "no waiting stream")
+        await until(lambda: any(s._parked for s in get_hub().sessions.get(thread_id, ())), 8, "a waiting stream")
         principal = await accounts.authenticate(ana.token, via="bearer")
         await services.send_message(principal, thread_id, body="live", attachments=[])
-        await until(lambda: any(w["event_type"] == "message" for w in written), "no frame through SEND_TEXT_NOW")
+        await until(lambda: any(w["event_type"] == "message" for w in written), 8, "a frame through SEND_TEXT_NOW")
 
     sent = asgi_websocket(f"/v1/chat/threads/{thread_id}/messages/ws", ana.token, [],
                           extensions={SEND_TEXT_NOW: send_text_now}, during=send_one_and_wait)  # fmt: skip

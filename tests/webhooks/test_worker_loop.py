@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 
 import pytest
 import redis.asyncio as aioredis
@@ -16,21 +15,10 @@ from apps.webhooks import services, wake
 from apps.webhooks import worker as worker_module
 from apps.webhooks.repository import OutboxRepository
 from apps.webhooks.worker import Worker, embedded_worker
+from tests.support.waiting import until
 from tests.webhooks.conftest import add_event, event_row, log_rows
 from tests.webhooks.receiver import Action
 from tests.webhooks.test_claims import _payload_line
-
-
-async def until(check: Callable[[], object], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not met in time")
 
 
 async def _delivered(event_id: str) -> bool:
