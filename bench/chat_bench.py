@@ -81,7 +81,11 @@ RATE_ENV = {
     "RATE_LIMIT_CHAT_SEND": "100000/1:100000",
     "RATE_LIMIT_AUTH": "100000/1:100000",
 }
-WORK = Path(tempfile.mkdtemp(prefix="gr-chat-bench-"))
+# One work directory per benchmark run: the client and sender processes (multiprocessing "spawn") import this
+# module again, and find the parent's directory in the environment instead of each making an empty one.
+if "GR_CHAT_BENCH_WORK" not in os.environ:
+    os.environ["GR_CHAT_BENCH_WORK"] = tempfile.mkdtemp(prefix="gr-chat-bench-")
+WORK = Path(os.environ["GR_CHAT_BENCH_WORK"])
 ASGI_SERVER: str | None = None  # --server: ASGI_SERVER of every ``manage.py serve`` started here (None: inherited)
 
 
