@@ -818,9 +818,9 @@ def start_bridge() -> tuple[subprocess.Popen, dict[str, str]] | str:
     bridge = PROCS.start([node, str(BRIDGE_DIR / "bridge.js"), str(bport)], dict(os.environ), "bridge", bport)
     env = {"SURREAL_ENDPOINT": f"ws://127.0.0.1:{bport}/rpc", "SURREAL_NS": "app", "SURREAL_DB": "main"}
     migrated = subprocess.run([sys.executable, "manage.py", "surreal_migrate"], cwd=ROOT, env=server_env(**env),
-                              capture_output=True, text=True, timeout=120)  # fmt: skip
+                              capture_output=True, text=True, timeout=300)  # fmt: skip
     if migrated.returncode != 0:
-        return f"surreal_migrate failed: {migrated.stderr[-300:]}"
+        return f"surreal_migrate failed: {migrated.stderr[-400:]}"
     return bridge, env
 
 

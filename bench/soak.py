@@ -38,9 +38,7 @@ import multiprocessing as mp
 import os
 import re
 import resource
-import shutil
 import signal
-import subprocess
 import sys
 import time
 import urllib.request
@@ -212,17 +210,11 @@ def engine_env(engine: str) -> dict[str, str]:
         return {"SURREAL_ENDPOINT": "mem://"}
     if engine == "surrealkv":
         return {"SURREAL_ENDPOINT": f"surrealkv://{cb.WORK / 'soak'}/db"}
-    node = shutil.which("node")
-    if node is None or not (cb.BRIDGE_DIR / "node_modules").is_dir():
-        raise SystemExit("--engine bridge needs node and `npm ci` in tests/support/surreal_bridge")
-    bport = cb.free_port()
-    bridge = cb.PROCS.start([node, str(cb.BRIDGE_DIR / "bridge.js"), str(bport)], dict(os.environ), "bridge", bport)
+    started = cb.start_bridge()
+    if isinstance(started, str):
+        raise SystemExit(f"--engine bridge: {started}")
+    bridge, env = started
     ENGINE_PID.append(bridge.pid)
-    env = {"SURREAL_ENDPOINT": f"ws://127.0.0.1:{bport}/rpc", "SURREAL_NS": "soak", "SURREAL_DB": "main"}
-    migrated = subprocess.run([sys.executable, "manage.py", "surreal_migrate"], cwd=cb.ROOT,
-                              env=cb.server_env(**env), capture_output=True, text=True, timeout=300)  # fmt: skip
-    if migrated.returncode != 0:
-        raise SystemExit(f"surreal_migrate on the bridge failed: {migrated.stderr[-400:]}")
     return env
 
 
