@@ -10,14 +10,19 @@ from __future__ import annotations
 import asyncio
 import gc
 import uuid
+import weakref
 
+import pytest
 import uvicorn
+import uvloop
+import websockets
 from websockets.datastructures import Headers
 from websockets.protocol import State
 
 from apps.core.servers import SEND_TEXT_NOW, TOO_MANY_FRAMES, ServeOptions
 from apps.core.servers.uvicorn_server import DEAF_CLOSE_S, BoundedHeadProtocol, BoundedWebSocketProtocol, build_config
 from apps.core.slim_async import SlimEvent, SlimQueue
+from tests.support.waiting import until
 
 
 class RecordingTransport:
@@ -181,3 +186,63 @@ def test_send_text_now_writes_a_frame_at_once_or_says_not_now() -> None:
         await close_socket(protocol)
 
     asyncio.run(scenario())
+
+
+class EchoOnceApp:
+    """Accepts, sends one frame, then waits for the client to leave or closes the socket itself."""
+
+    def __init__(self, server_closes: bool) -> None:
+        self.server_closes = server_closes
+        self.ended = False
+
+    async def __call__(self, scope, receive, send) -> None:
+        assert (await receive())["type"] == "websocket.connect"
+        await send({"type": "websocket.accept"})
+        assert SEND_TEXT_NOW in scope["extensions"]
+        await send({"type": "websocket.send", "text": "hello"})
+        if self.server_closes:
+            await send({"type": "websocket.close", "code": 1000})
+        await receive()
+        self.ended = True
+
+
+@pytest.mark.parametrize("server_closes", [False, True], ids=["client-closes", "server-closes"])
+def test_a_closed_socket_is_freed_without_a_collection(server_closes: bool) -> None:
+    """Issue 14 point 2: a closed WebSocket leaves no reference cycle, so it is freed by reference counting.
+
+    The scope's ``send_text_now`` (a bound method of the protocol, held by the protocol's scope) made every closed
+    socket about 23 objects of cyclic garbage that only a full collection could free. A real loopback server on
+    uvloop (the server's loop) and a real client, with the collector off from before the socket opens."""
+    app = EchoOnceApp(server_closes)
+
+    async def scenario() -> None:
+        config = build_config(app, ServeOptions("127.0.0.1", 0, 1, on_started=print))
+        config.load()
+        state = uvicorn.server.ServerState()
+        protocols: list[weakref.ref] = []
+
+        def protocol_factory() -> BoundedWebSocketProtocol:
+            protocol = config.ws_protocol_class(config=config, server_state=state, app_state={})
+            protocols.append(weakref.ref(protocol))
+            return protocol
+
+        server = await asyncio.get_running_loop().create_server(protocol_factory, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            async with websockets.connect(f"ws://127.0.0.1:{port}/ws/chat/t1") as client:
+                assert await client.recv() == "hello"
+                if server_closes:
+                    await client.wait_closed()
+            await until(lambda: app.ended and not state.connections, what="the application ended")
+            assert len(protocols) == 1
+            await until(lambda: protocols[0]() is None, what="the closed socket's protocol freed")
+        finally:
+            server.close()
+            await server.wait_closed()
+
+    gc.collect()
+    gc.disable()
+    try:
+        uvloop.run(scenario())
+    finally:
+        gc.enable()
