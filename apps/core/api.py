@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
@@ -109,13 +110,47 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> JsonResponse:
 
 
 def validated(serializer_class: type[serializers.Serializer], data: Any, **kwargs: Any) -> dict[str, Any]:
-    """Run a serializer over request data; raises ``ValidationFailed`` with the envelope's shape."""
+    """Run a serializer over request data; raises ``ValidationFailed`` with the envelope's shape.
+
+    Without ``kwargs`` (no context), the thread's one instance of the class validates (``_validator``):
+    DRF builds a serializer's fields by deep-copying the declared ones for every new instance, 120 of the
+    185 µs that validating a chat send took (issue 14 point 3); reusing the bound fields takes 21 µs.
+    ``run_validation`` is what ``is_valid`` runs, and raises the same error details.
+    """
     if not isinstance(data, dict):
         raise ValidationFailed.for_fields({"body": ["must be a JSON object"]})
-    serializer = serializer_class(data=data, **kwargs)
-    if not serializer.is_valid():
-        raise validation_error_from(serializer.errors)
-    return dict(serializer.validated_data)
+    serializer = None if kwargs else _validator(serializer_class)
+    if serializer is None:  # with a context, or the thread's instance is busy (a validation inside a validation)
+        serializer = serializer_class(data=data, **kwargs)
+        if not serializer.is_valid():
+            raise validation_error_from(serializer.errors)
+        return dict(serializer.validated_data)
+    serializer.initial_data = data  # some validate() methods read it, as after serializer_class(data=...)
+    try:
+        return dict(serializer.run_validation(data))
+    except drf.ValidationError as exc:
+        raise validation_error_from(exc.detail) from None
+    finally:
+        del serializer.initial_data
+
+
+_validators = threading.local()
+
+
+def _validator(serializer_class: type[serializers.Serializer]) -> serializers.Serializer | None:
+    """This thread's idle instance of ``serializer_class`` (its fields bound once), or None while it validates.
+
+    Safe to share within a thread because validation never awaits: a request's validation runs to the end
+    before another request's can start on the same event loop. Each thread (Django's sync-to-async pool,
+    the workers) has its own instances.
+    """
+    instances = getattr(_validators, "instances", None)
+    if instances is None:
+        instances = _validators.instances = {}
+    serializer = instances.get(serializer_class)
+    if serializer is None:
+        serializer = instances[serializer_class] = serializer_class()
+    return None if hasattr(serializer, "initial_data") else serializer
 
 
 # -- request bodies -------------------------------------------------------------------
