@@ -1,9 +1,11 @@
 """Garbage collection for a long-lived server with thousands of sockets (issue 14, point 2).
 
 Why: CPython's full (generation 2) collection walks every container object the process holds and stops
-the event loop while it does. With 5,000 idle WebSockets the server holds about two million of them
-(about 370 a socket) and did 18 full collections of 0.6-0.68 s in one benchmark run, each one a delivery
-stall for every socket.
+the event loop while it does. With 5,000 idle WebSockets the server (on daphne) held about two million of
+them (about 370 a socket) and did 18 full collections of 0.6-0.68 s in one benchmark run, each one a delivery
+stall for every socket. On uvicorn an idle socket is 106 tracked objects, and a full collection with 5,000
+of them still takes about 0.4 s (``bench/socket_memory.py``, 2026-12-01): what a full collection walks per
+socket matters as much as how often one runs.
 
 What the server does, once, after it has imported everything (``tune_for_server``, called by
 ``manage.py serve`` just before it listens; ``run_worker`` keeps Python's defaults):
@@ -38,7 +40,11 @@ Against CPython's defaults, on this shared 2-core machine (collection times are 
   socket's consumer, protocol and transport point at each other) is never freed until ``gc.unfreeze()``:
   the benchmark's ``leaked`` column counts every socket closed during the run. Bounding that leak needs a
   periodic ``gc.unfreeze(); gc.collect()``, which is the very pause being avoided. (Frozen objects freed by
-  reference counting are freed normally; only cycles leak.)
+  reference counting are freed normally; only cycles leak.) Re-measured on the real server with
+  ``python bench/socket_memory.py`` (2026-12-01): a closed uvicorn socket left 23 objects of cyclic garbage,
+  and since 31c2072 none; but every API request still leaves 110-310 (DRF's view, request and serializer
+  point at each other; a send 113, a message list 308, a 404 152). Freezing after a collection would freeze
+  the requests in flight with it, and their cycles would leak, so it stays rejected.
 
 ``install_pause_metrics`` times every collection into ``gotong_gc_pause_seconds{generation}`` so the
 pauses are visible in production (``/metrics``), not only in the benchmark.
