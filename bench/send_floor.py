@@ -9,7 +9,9 @@ thread and every other thread (the engine's native threads):
 * ``auth_state``: the one read of every authenticated request (``AccountsRepository.auth_state``);
 * ``send``: the send's one transaction (``ChatRepository.send``: checks, next ``seq``, insert, row back);
 * ``send_message``: the whole send service (rate limit, mentions, transaction, the event for the hub with no
-  stream attached, the sender's view): what a send costs above the HTTP layer.
+  stream attached, the sender's view): what a send costs above the HTTP layer;
+* ``POST .../send``: the API's send through the ASGI application (Django's handler, middleware, DRF, sign-in
+  check, idempotency, the service) without a server: the difference to ``send_message`` is the request stack.
 
 Then, informative only, the send transaction again after dropping the full-text index of message bodies (the
 search feature's cost per send). Not a timed test; figures depend on the machine's load (printed).
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import statistics
 import sys
@@ -44,6 +47,36 @@ async def per_call(fn: Callable[[int], Awaitable[object]], calls: int) -> tuple[
         await fn(i)
     process, thread = _process_cpu() - process0, time.thread_time() - thread0
     return thread * 1000 / calls, (process - thread) * 1000 / calls
+
+
+async def post_through_asgi(path: str, bearer: bytes, payload: dict) -> int:
+    """One POST through ``gotong.asgi.application`` as a server would call it, minus the socket and HTTP parsing:
+    Django's handler, the middleware, DRF, authentication, rate limit, idempotency and the service."""
+    from gotong.asgi import application
+
+    body = json.dumps(payload).encode()
+    headers = [(b"host", b"127.0.0.1"), (b"authorization", bearer), (b"content-type", b"application/json"),
+               (b"content-length", str(len(body)).encode())]  # fmt: skip
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "", "headers": headers,
+             "client": ("127.0.0.1", 40000), "server": ("127.0.0.1", 8000), "state": {}}  # fmt: skip
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+    statuses: list[int] = []
+
+    async def receive() -> dict:
+        if messages:
+            return messages.pop()
+        await asyncio.Future()  # no disconnect while the request runs (Django listens for one)
+        raise AssertionError("unreachable")
+
+    async def send(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    await application(scope, receive, send)
+    if statuses != [201]:
+        raise SystemExit(f"the send through the ASGI app answered {statuses}")
+    return statuses[0]
 
 
 async def measure(calls: int, rounds: int) -> None:
@@ -72,11 +105,18 @@ async def measure(calls: int, rounds: int) -> None:
     async def service_send(i: int) -> object:  # outside a request: fresh request ids per call
         return await services.send_message(principal, thread_id, body=f"garden plot {i} needs water", attachments=[])
 
+    send_path = f"/v1/chat/threads/{thread_id}/messages/send"
+    bearer = f"Bearer {watcher['token']}".encode()
+
+    async def asgi_send(i: int) -> object:
+        return await post_through_asgi(send_path, bearer, {"body": f"garden plot {i} needs water"})
+
     steps: list[tuple[str, Callable[[int], Awaitable[object]]]] = [
         ("RETURN 1 (one round trip)", lambda i: db.query("RETURN 1;", operation="floor")),
         ("auth_state (every request's read)", lambda i: accounts.auth_state(claims.user_id, claims.family_id)),
         ("send transaction (ChatRepository.send)", lambda i: chat.send(thread_id, row(i), now_ms(), [])),
         ("send_message service (no HTTP)", service_send),
+        ("POST .../send through the ASGI app", asgi_send),
     ]
     print(f"load average {os.getloadavg()}; {calls} calls per figure, {rounds} rounds; ms of CPU per call")
     print(f"{'call':<42} {'event-loop thread':>18} {'engine threads':>15} {'total':>8}")
@@ -100,7 +140,9 @@ def main() -> None:
     sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gotong.settings")
     os.environ["SURREAL_ENDPOINT"] = "mem://"
-    os.environ["RATE_LIMIT_CHAT_SEND"] = "100000/1:100000"
+    for limit in ("RATE_LIMIT_CHAT_SEND", "RATE_LIMIT_DEFAULT"):  # as in chat_bench: measure, never get a 429
+        os.environ[limit] = "100000/1:100000"
+    os.environ.setdefault("LOG_LEVEL", "WARNING")  # an access-log line per request is not what is measured
     import django
 
     django.setup()
