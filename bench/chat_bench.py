@@ -768,11 +768,18 @@ def probe_for(args, proc: subprocess.Popen, base: str, phase: str | None = None)
     return pb.PhaseProbe(proc.pid, f"{base}/metrics", profile, rate=args.profile_rate)
 
 
+def full_collection_count(base: str) -> int:
+    """How many full (generation 2) collections the server has done so far (its GC pause histogram's count)."""
+    gc = pb.scrape_gc(f"{base}/metrics") or {}
+    return int(gc.get("2", {}).get("count", 0))
+
+
 def target3(args, proc, base: str, ws_base: str, users: list[dict], watchers: list[dict]) -> dict:
     # Idle sockets sit on threads that get no traffic; socket i is watcher i's own sign-in (a member of its thread).
     sockets = [(w["thread_id"], w["token"]) for w in watchers[: args.idle]]
     time.sleep(1)
     rss_before = rss_kib(proc.pid)
+    full_collections = [full_collection_count(base)]  # before the sockets, after them, after the load
     t = time.monotonic()
     idlers = IdleClients(ws_base, sockets)
     connected = idlers.connected
@@ -785,9 +792,16 @@ def target3(args, proc, base: str, ws_base: str, users: list[dict], watchers: li
     time.sleep(5)
     idle_cpu = (cpu_seconds(proc.pid) - idle_cpu0) / (time.monotonic() - idle_t0) * 100
     plans = asyncio.run(make_threads(base, users, THREADS, PER_THREAD))
+    full_collections.append(full_collection_count(base))
     under = run_load("app", base, ws_base, plans, rate=args.rate, duration=args.duration, server_pid=proc.pid,
                      probe=probe_for(args, proc, base, "idle-load"))  # fmt: skip
     print_load("3 load + idle", under)
+    full_collections.append(full_collection_count(base))
+    # When the full collections came: the first one after a burst of connections walks every socket.
+    during = {"connecting_and_idle": full_collections[1] - full_collections[0],
+              "load_window": full_collections[2] - full_collections[1]}  # fmt: skip
+    print(f"  [3 idle] full collections: {during['connecting_and_idle']} from the first connection to the load, "
+          f"{during['load_window']} in the load window", flush=True)  # fmt: skip
     rss_end = rss_kib(proc.pid)
     idle = idlers.finish()
     return {
@@ -804,6 +818,7 @@ def target3(args, proc, base: str, ws_base: str, users: list[dict], watchers: li
         "rss_after_load_kib": rss_end,
         "rss_per_socket_kib": round((rss_after - rss_before) / max(1, connected), 1),
         "server_cpu_idle_sockets_pct": round(idle_cpu, 1),
+        "full_collections": during,
         "load": under,
     }
 
