@@ -770,8 +770,8 @@ def probe_for(args, proc: subprocess.Popen, base: str, phase: str | None = None)
 
 def full_collection_count(base: str) -> int:
     """How many full (generation 2) collections the server has done so far (its GC pause histogram's count)."""
-    gc = pb.scrape_gc(f"{base}/metrics") or {}
-    return int(gc.get("2", {}).get("count", 0))
+    pauses = pb.scrape_gc(f"{base}/metrics") or {}
+    return int(pauses.get("2", {}).get("count", 0))
 
 
 def target3(args, proc, base: str, ws_base: str, users: list[dict], watchers: list[dict]) -> dict:

@@ -31,6 +31,11 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 
 
+def kinds_of(objects: list[object]) -> Counter:
+    """How many objects of each type (``module.QualifiedName``)."""
+    return Counter(f"{type(o).__module__}.{type(o).__qualname__}" for o in objects)
+
+
 def _serve_traced(argv: list[str], snapshot_dir: str) -> None:
     """The server process: chat_serve_users with a SIGUSR1 handler that writes snapshot N to the folder."""
     taken = []
@@ -49,13 +54,12 @@ def _serve_traced(argv: list[str], snapshot_dir: str) -> None:
         garbage = gc.collect()
         if n == 2:
             gc.set_debug(0)
-            kinds = Counter(f"{type(o).__module__}.{type(o).__qualname__}" for o in gc.garbage)
-            Path(f"{snapshot_dir}/garbage.json").write_text(json.dumps(kinds))
+            Path(f"{snapshot_dir}/garbage.json").write_text(json.dumps(kinds_of(gc.garbage)))
             gc.garbage.clear()
         started = time.perf_counter()
         gc.collect()
         full_ms = round((time.perf_counter() - started) * 1000)
-        tracked = Counter(f"{type(o).__module__}.{type(o).__qualname__}" for o in gc.get_objects())
+        tracked = kinds_of(gc.get_objects())
         tracked["(full collection, ms)"], tracked["(cyclic garbage)"] = full_ms, garbage
         if n == 1:
             gc.disable()
