@@ -157,7 +157,16 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if self.session is not None:
             self.session.close("client_closed")
-        if self.pump is not None and not self.pump.done():
-            self.pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self.pump
+        # The consumer lets go of its pump. A pump that ended on an error (a send to a client that had just gone:
+        # uvicorn's ClientDisconnected) keeps its frame, and so this consumer, in the error's traceback: held
+        # here too, the socket's whole state was a reference cycle that only a full collection freed.
+        pump, self.pump = self.pump, None
+        if pump is None:
+            return
+        if pump.done():
+            if not pump.cancelled():
+                pump.exception()  # taken, so asyncio does not log it as never retrieved
+            return
+        pump.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await pump
