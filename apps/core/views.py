@@ -70,6 +70,16 @@ def _error_page(request: HttpRequest, error: AppError) -> HttpResponse:
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's 404 (no route, or ``Http404``).
+
+    Django hands the error to this view through ``sync_to_async`` from inside its ``except`` block, and
+    asgiref re-raises it in the worker thread. The error's traceback then holds that thread's frame, which
+    holds the error: a reference cycle per 404, which only a full collection frees (and never, once the
+    server has frozen it, ``apps.core.gc_tuning``). Nothing reads the traceback after this view (a 404 is
+    logged by its path), so it is dropped here.
+    """
+    if exception is not None:
+        exception.__traceback__ = None
     return _error_page(request, NotFound(f"no route for {request.path}"[:300]))
 
 

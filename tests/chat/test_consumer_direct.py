@@ -13,7 +13,7 @@ from apps.chat import services
 from apps.chat.hub import get_hub
 from apps.core.servers import SEND_TEXT_NOW
 from tests.chat.conftest import Api
-from tests.core.test_thread_hops import asgi_websocket
+from tests.support.asgi_calls import asgi_websocket
 from tests.support.waiting import until
 
 
