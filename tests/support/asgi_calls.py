@@ -43,16 +43,21 @@ async def request(method: str, path: str, token: str, body: Any = None) -> tuple
     }
     sent: list[dict] = []
     delivered = False
+    response_complete = asyncio.Event()
 
     async def receive():
         nonlocal delivered
         if not delivered:
             delivered = True
             return {"type": "http.request", "body": payload, "more_body": False}
-        await asyncio.Event().wait()  # the client never disconnects during the request
+        # As uvicorn does: the client stays while the request runs, and "disconnects" once the response is out.
+        await response_complete.wait()
+        return {"type": "http.disconnect"}
 
     async def send(message):
         sent.append(message)
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            response_complete.set()
 
     await application(scope, receive, send)
     status = next(m["status"] for m in sent if m["type"] == "http.response.start")

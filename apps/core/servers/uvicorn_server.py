@@ -74,6 +74,13 @@ class BoundedHeadProtocol(HttpToolsProtocol):
         self.reading_head = False
         super().on_headers_complete()
 
+    def handle_websocket_upgrade(self) -> None:
+        """uvicorn's hand-over to the WebSocket protocol, then what its ``connection_lost`` would do: drop the
+        parser. The transport now speaks to the new protocol and this one never hears of the connection again,
+        while its parser holds its callbacks (bound methods of it): a reference cycle per WebSocket."""
+        super().handle_websocket_upgrade()
+        self.parser = None
+
     def data_received(self, data: bytes) -> None:
         begun = self.messages_begun
         super().data_received(data)
