@@ -12,8 +12,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 
-async def request(method: str, path: str, token: str, body: Any = None) -> tuple[int, bytes]:
-    """One HTTP request; its status and body. ``body`` is sent as JSON, or as is when it is ``bytes``."""
+async def request(method: str, path: str, token: str | None, body: Any = None) -> tuple[int, bytes]:
+    """One HTTP request; its status and body. ``body`` is sent as JSON, or as is when it is ``bytes``; no
+    ``Authorization`` header without a ``token``."""
     from apps.core.asgi_handler import disconnect_database_signals
     from gotong.asgi import application
 
@@ -34,7 +35,7 @@ async def request(method: str, path: str, token: str, body: Any = None) -> tuple
         "root_path": "",
         "headers": [
             (b"host", b"testserver"),
-            (b"authorization", f"Bearer {token}".encode()),
+            *([(b"authorization", f"Bearer {token}".encode())] if token else []),
             (b"content-type", b"application/json"),
             (b"content-length", str(len(payload)).encode()),
         ],
