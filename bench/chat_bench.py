@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import multiprocessing as mp
@@ -768,10 +769,29 @@ def probe_for(args, proc: subprocess.Popen, base: str, phase: str | None = None)
     return pb.PhaseProbe(proc.pid, f"{base}/metrics", profile, rate=args.profile_rate)
 
 
-def full_collection_count(base: str) -> int:
-    """How many full (generation 2) collections the server has done so far (its GC pause histogram's count)."""
-    pauses = pb.scrape_gc(f"{base}/metrics") or {}
-    return int(pauses.get("2", {}).get("count", 0))
+def collector_state(base: str) -> dict[str, Any]:
+    """The server's collector so far, from its /metrics: full collections, re-freezes (``GC_REFREEZE_AFTER_MS``),
+    frozen objects now, cyclic garbage found (unreachable objects, all generations), and the full collections'
+    pause histogram (``full_le``: {bound in s: how many took at most that long})."""
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    state: dict[str, Any] = {"full_collections": 0.0, "refreezes": 0.0, "frozen_objects": 0.0, "cyclic_garbage": 0.0,
+                             "full_le": {}}  # fmt: skip
+    with contextlib.suppress(httpx.HTTPError):
+        for family in text_string_to_metric_families(httpx.get(f"{base}/metrics", timeout=15).text):
+            for sample in family.samples:
+                if sample.name == "gotong_gc_pause_seconds_count" and sample.labels.get("generation") == "2":
+                    state["full_collections"] = sample.value
+                elif sample.name == "gotong_gc_pause_seconds_bucket" and sample.labels.get("generation") == "2":
+                    state["full_le"][float(sample.labels["le"])] = sample.value  # cumulative: pauses <= le s
+                elif sample.name == "gotong_gc_refreezes_total":
+                    state["refreezes"] = sample.value
+                elif sample.name == "gotong_gc_frozen_objects":
+                    state["frozen_objects"] = sample.value
+                elif sample.name == "gotong_gc_collected_objects_total":
+                    state["cyclic_garbage"] += sample.value
+    return state
 
 
 def target3(args, proc, base: str, ws_base: str, users: list[dict], watchers: list[dict]) -> dict:
@@ -779,7 +799,7 @@ def target3(args, proc, base: str, ws_base: str, users: list[dict], watchers: li
     sockets = [(w["thread_id"], w["token"]) for w in watchers[: args.idle]]
     time.sleep(1)
     rss_before = rss_kib(proc.pid)
-    full_collections = [full_collection_count(base)]  # before the sockets, after them, after the load
+    collector = [collector_state(base)]  # before the sockets, after them, after the load
     t = time.monotonic()
     idlers = IdleClients(ws_base, sockets)
     connected = idlers.connected
@@ -792,16 +812,27 @@ def target3(args, proc, base: str, ws_base: str, users: list[dict], watchers: li
     time.sleep(5)
     idle_cpu = (cpu_seconds(proc.pid) - idle_cpu0) / (time.monotonic() - idle_t0) * 100
     plans = asyncio.run(make_threads(base, users, THREADS, PER_THREAD))
-    full_collections.append(full_collection_count(base))
+    collector.append(collector_state(base))
     under = run_load("app", base, ws_base, plans, rate=args.rate, duration=args.duration, server_pid=proc.pid,
                      probe=probe_for(args, proc, base, "idle-load"))  # fmt: skip
     print_load("3 load + idle", under)
-    full_collections.append(full_collection_count(base))
-    # When the full collections came: the first one after a burst of connections walks every socket.
-    during = {"connecting_and_idle": full_collections[1] - full_collections[0],
-              "load_window": full_collections[2] - full_collections[1]}  # fmt: skip
-    print(f"  [3 idle] full collections: {during['connecting_and_idle']} from the first connection to the load, "
-          f"{during['load_window']} in the load window", flush=True)  # fmt: skip
+    collector.append(collector_state(base))
+    # When the full collections came (the first one after a burst of connections walks every socket unless a
+    # re-freeze took them out of its view), and how much cyclic garbage the sockets and the load made.
+    during = {}
+    for i, phase in enumerate(("connecting_and_idle", "load_window")):
+        before, after = collector[i], collector[i + 1]
+        changes = {key: int(after[key] - before[key]) for key in after if key != "full_le"}
+        # The longest full collection of the phase, as the smallest histogram bound that holds them all.
+        within = {le: after["full_le"][le] - before["full_le"].get(le, 0) for le in after["full_le"]}
+        changes["longest_full_ms_le"] = min(
+            (le * 1000 for le, n in within.items() if n >= changes["full_collections"]), default=0
+        ) if changes["full_collections"] else 0  # fmt: skip
+        during[phase] = changes
+        print(f"  [3 idle] collector, {phase}: {changes['full_collections']} full collections "
+              f"(longest <= {changes['longest_full_ms_le']:g} ms), {changes['refreezes']} re-freezes, frozen objects "
+              f"{changes['frozen_objects']:+,}, cyclic garbage found {changes['cyclic_garbage']:,} objects",
+              flush=True)  # fmt: skip
     rss_end = rss_kib(proc.pid)
     idle = idlers.finish()
     return {
@@ -818,7 +849,7 @@ def target3(args, proc, base: str, ws_base: str, users: list[dict], watchers: li
         "rss_after_load_kib": rss_end,
         "rss_per_socket_kib": round((rss_after - rss_before) / max(1, connected), 1),
         "server_cpu_idle_sockets_pct": round(idle_cpu, 1),
-        "full_collections": during,
+        "collector": during,
         "load": under,
     }
 

@@ -109,6 +109,9 @@ class AppConfig:
     # CPython's three thresholds (young allocations, then counts of younger collections); chosen by bench/gc_pauses.py.
     gc_freeze: bool = True
     gc_thresholds: tuple[int, int, int] = (20_000, 10, 10)
+    # A full collection that paused the server this long (ms) freezes what survived it, so later ones do not walk
+    # the same sockets again; 0: never (apps/core/gc_tuning.py).
+    gc_refreeze_after_ms: int = 50
 
     @property
     def is_production(self) -> bool:
@@ -257,7 +260,8 @@ def _domain(r: EnvReader, defaults: AppConfig) -> dict[str, Any]:
 
 
 def _gc(r: EnvReader, defaults: AppConfig) -> dict[str, Any]:
-    """``GC_FREEZE`` and ``GC_THRESHOLDS`` (``GEN0,GEN1,GEN2``); 0 would turn automatic collection off: refused."""
+    """``GC_FREEZE``, ``GC_THRESHOLDS`` (``GEN0,GEN1,GEN2``; 0 would turn automatic collection off: refused) and
+    ``GC_REFREEZE_AFTER_MS``."""
     value = r.text("GC_THRESHOLDS", ",".join(map(str, defaults.gc_thresholds)), allow_empty=False)
     try:
         thresholds = tuple(int(part) for part in value.split(","))
@@ -266,7 +270,13 @@ def _gc(r: EnvReader, defaults: AppConfig) -> dict[str, Any]:
     if len(thresholds) != 3 or not (1 <= thresholds[0] <= 10_000_000 and all(1 <= t <= 10_000 for t in thresholds[1:])):
         r.problems.append(f"GC_THRESHOLDS={value!r} must be GEN0,GEN1,GEN2: 1..10000000, then 1..10000 twice")
         thresholds = defaults.gc_thresholds
-    return {"gc_freeze": r.boolean("GC_FREEZE", defaults.gc_freeze), "gc_thresholds": thresholds}
+    return {
+        "gc_freeze": r.boolean("GC_FREEZE", defaults.gc_freeze),
+        "gc_thresholds": thresholds,
+        "gc_refreeze_after_ms": r.integer(
+            "GC_REFREEZE_AFTER_MS", defaults.gc_refreeze_after_ms, minimum=0, maximum=60_000
+        ),
+    }
 
 
 def _rate_limits(r: EnvReader, defaults: AppConfig) -> dict[str, Any]:

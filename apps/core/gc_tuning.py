@@ -36,15 +36,28 @@ Against CPython's defaults, on this shared 2-core machine (collection times are 
   considered after about 100 million net allocations. With 5 reconnects/s and no other traffic that is
   about 15 hours of closed sockets (cyclic garbage, about 45 KiB each) kept in memory: rejected.
 - freezing again after every full collection: full collections of 10-20 ms, because the sockets leave the
-  collector's view too. Rejected because a frozen object that later becomes cyclic garbage (a closed
-  socket's consumer, protocol and transport point at each other) is never freed until ``gc.unfreeze()``:
-  the benchmark's ``leaked`` column counts every socket closed during the run. Bounding that leak needs a
-  periodic ``gc.unfreeze(); gc.collect()``, which is the very pause being avoided. (Frozen objects freed by
-  reference counting are freed normally; only cycles leak.) Re-measured on the real server with
-  ``python bench/socket_memory.py`` (2026-12-01): a closed uvicorn socket left 23 objects of cyclic garbage,
-  and since 31c2072 none; but every API request still leaves 110-310 (DRF's view, request and serializer
-  point at each other; a send 113, a message list 308, a 404 152). Freezing after a collection would freeze
-  the requests in flight with it, and their cycles would leak, so it stays rejected.
+  collector's view too. But a frozen object that later becomes cyclic garbage is never freed until
+  ``gc.unfreeze()``, and in the model (and in the real server until 31c2072 and 2e63983) a closed socket was a
+  cycle: the benchmark's ``leaked`` column counts every socket closed during the run.
+
+3. So the server re-freezes (``GC_REFREEZE_AFTER_MS``, default 50; 0: never; on uvicorn only, the default
+   server) only once the things that end leave no cycle behind, which is now the case and tested
+   (``tests/core/test_no_cyclic_garbage.py``, ``tests/core/test_uvicorn_protocols.py``):
+   - a closed WebSocket: none (31c2072, 2e63983, e11fac6: uvicorn's HTTP protocol after the upgrade;
+     ``bench/socket_memory.py``); under daphne about 67 objects each, hence no re-freeze there;
+   - an API request, including its errors (400, 401, 404, 405): none (``apps/core/api_view.APIView._release``
+     ``apps.core.views.not_found`` and ``LoopASGIHandler.handle``); before, 74-227 objects each in-process (DRF's
+     view, request, parser context and rendered response pointing at each other, asgiref's re-raised 404)
+     and 107 per send on the real server (the handler's re-raised ``RequestAborted``).
+   A full collection that paused the process for at least that long froze what survived it: the sockets, the
+   caches, and whatever was in flight. A second full collection follows at once on a helper thread
+   (``_Recollector``), which walks next to nothing and resets CPython's 25 % rule to what is left unfrozen.
+   So later full collections walk only what came after, and a pause stays near the setting, not the socket
+   count. What still leaks, and only when it is in flight at such a moment (a handful of times while
+   thousands of sockets connect): an HTML page's template context (Django's ``Context`` and
+   ``ContextDict`` point at each other, about 40 objects), and anything else that ends as a cycle.
+   ``gotong_gc_collected_objects_total`` shows how much cyclic garbage the server makes: near 0 per
+   request and per socket is what keeps this safe.
 
 ``install_pause_metrics`` times every collection into ``gotong_gc_pause_seconds{generation}`` so the
 pauses are visible in production (``/metrics``), not only in the benchmark.
@@ -52,30 +65,110 @@ pauses are visible in production (``/metrics``), not only in the benchmark.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
+import os
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from apps.core.metrics import gc_pause_seconds
+from apps.core.metrics import gc_collected_objects, gc_pause_seconds, gc_refreezes
 
 if TYPE_CHECKING:
     from gotong.config import AppConfig
 
 logger = logging.getLogger(__name__)
 
-# One observer per generation, resolved once: ``labels()`` takes the metric's lock and allocates, which
+# One child per generation, resolved once: ``labels()`` takes the metric's lock and allocates, which
 # must never happen inside a collection's callback (a collection can start while that lock is held).
 _by_generation = tuple(gc_pause_seconds.labels(generation=str(generation)) for generation in range(3))
+_collected_by_generation = tuple(gc_collected_objects.labels(generation=str(generation)) for generation in range(3))
 _started = [0.0]  # perf_counter() of the collection in progress: collections never overlap (one GIL).
+_refreeze_after = [0.0]  # seconds a full collection must pause for what survived it to be frozen; 0: never
+_full_collections_done = [0]  # full collections seen by the hook
 
 
 def _on_collection(phase: str, info: dict[str, Any]) -> None:
-    """``gc.callbacks`` hook: a float subtraction and one histogram observation per collection."""
+    """``gc.callbacks`` hook: times the collection, counts the garbage it found, re-freezes after a slow full one.
+
+    ``gc.freeze()`` here runs after the collection has finished, on the thread that triggered it, with the GIL:
+    it only moves the generations' lists into the permanent one.
+    """
     if phase == "start":
         _started[0] = time.perf_counter()
-    else:
-        _by_generation[info["generation"]].observe(time.perf_counter() - _started[0])
+        return
+    generation, paused = info["generation"], time.perf_counter() - _started[0]
+    _by_generation[generation].observe(paused)
+    if generation == 2:
+        _full_collections_done[0] += 1
+    if info["collected"]:
+        _collected_by_generation[generation].inc(info["collected"])
+    if generation == 2 and _refreeze_after[0] and paused >= _refreeze_after[0]:
+        gc.freeze()
+        gc_refreezes.inc()
+        _recollector.wake()
+
+
+class _Recollector:
+    """A daemon thread that runs one full collection each time it is woken, right after a re-freeze.
+
+    Why: CPython starts a full collection once the objects promoted since the last one reach 25 % of what that
+    one left in the old generation (``long_lived_total``), and a freeze does not lower that count. After a
+    re-freeze with 5,000 sockets the next full collection would wait for about 130,000 new long-lived objects
+    and then walk them all at once (100-250 ms measured). A full collection right after the freeze walks next
+    to nothing and sets the count to what is left unfrozen, so the next one comes after 25 % of that: pauses
+    stay near ``GC_REFREEZE_AFTER_MS`` whatever the socket count.
+
+    Woken through a pipe: a collection's callback must not take a Python lock (it can run while any thread
+    holds one). A collection cannot start another from its callback, hence the thread.
+    """
+
+    def __init__(self) -> None:
+        self._wake_r, self._wake_w = -1, -1
+        self._ran = threading.Condition()  # taken on the helper thread only, never in a callback
+        self.requested = 0  # wake-ups asked for (counted in the callback, with the GIL held)
+        self.served = 0  # the ``requested`` count the last finished follow-up collection started after
+
+    def start(self) -> None:
+        """Start the thread once (later calls do nothing)."""
+        if self._wake_w >= 0:
+            return
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_w, False)
+        threading.Thread(target=self._run, name="gc-recollect", daemon=True).start()
+
+    def wake(self) -> None:
+        """Ask for one full collection soon; a wake-up already pending covers this one."""
+        if self._wake_w >= 0:
+            self.requested += 1
+            with contextlib.suppress(BlockingIOError):
+                os.write(self._wake_w, b"\0")
+
+    def wait_until_served(self, timeout: float) -> bool:
+        """Whether a follow-up collection that started after every wake-up asked so far ends within ``timeout`` s."""
+        wanted = self.requested
+        with self._ran:
+            return self._ran.wait_for(lambda: self.served >= wanted, timeout)
+
+    def _run(self) -> None:
+        while True:
+            os.read(self._wake_r, 4096)  # every byte written so far: one collection serves them all
+            asked = self.requested
+            # The wake-up comes from inside a collection (``os.write`` lets this thread run), and ``gc.collect()``
+            # does nothing while one is in progress: try again until one has run, for at most about a second.
+            for _ in range(1000):
+                done = _full_collections_done[0]
+                gc.collect()
+                if _full_collections_done[0] != done or _on_collection not in gc.callbacks:
+                    break
+                time.sleep(0.001)
+            with self._ran:
+                self.served = asked
+                self._ran.notify_all()
+
+
+_recollector = _Recollector()
 
 
 def install_pause_metrics() -> None:
@@ -90,17 +183,31 @@ def uninstall_pause_metrics() -> None:
         gc.callbacks.remove(_on_collection)
 
 
-def apply(*, freeze: bool, thresholds: tuple[int, int, int] | None) -> None:
-    """Collect, then freeze the surviving heap if asked, then set the thresholds (None: leave them)."""
+def apply(*, freeze: bool, thresholds: tuple[int, int, int] | None, refreeze_after_ms: int = 0) -> None:
+    """Collect, then freeze the surviving heap if asked, then set the thresholds (None: leave them) and the
+    re-freeze pause (0: never). Without ``freeze`` nothing is ever frozen; the re-freeze acts only while the
+    hook (``install_pause_metrics``) is installed."""
+    _refreeze_after[0] = 0.0
     gc.collect()
     if freeze:
         gc.freeze()
+        gc.collect()  # walks next to nothing; CPython's 25 % rule now counts from what is left (``_Recollector``)
     if thresholds is not None:
         gc.set_threshold(*thresholds)
+    _refreeze_after[0] = refreeze_after_ms / 1000 if freeze else 0.0
+    if _refreeze_after[0]:
+        _recollector.start()
 
 
-def tune_for_server(config: AppConfig | None = None) -> None:
-    """Once, after the server has imported everything: pause metrics, ``GC_FREEZE`` and ``GC_THRESHOLDS``.
+# The ASGI servers whose connections end without reference cycles (measured; tests/core/test_uvicorn_protocols.py).
+# daphne's do not (Twisted's channel, request and deferreds: about 67 objects per WebSocket), so a re-freeze
+# under daphne would leak every frozen socket that later closes: it is not done there.
+CYCLE_FREE_SERVERS = frozenset({"uvicorn"})
+
+
+def tune_for_server(config: AppConfig | None = None, server: str = "uvicorn") -> None:
+    """Once, after the server has imported everything: pause metrics, ``GC_FREEZE``, ``GC_THRESHOLDS`` and
+    ``GC_REFREEZE_AFTER_MS`` (only for a server in ``CYCLE_FREE_SERVERS``).
 
     ``config`` defaults to ``settings.CONFIG``. A second call collects and freezes again, which only moves
     objects alive at that moment out of the collector's view (nothing that is garbage is frozen).
@@ -109,6 +216,15 @@ def tune_for_server(config: AppConfig | None = None) -> None:
         from django.conf import settings
 
         config = settings.CONFIG
+    refreeze_after_ms = config.gc_refreeze_after_ms if server in CYCLE_FREE_SERVERS else 0
     install_pause_metrics()
-    apply(freeze=config.gc_freeze, thresholds=config.gc_thresholds)
-    logger.info("gc tuned: %d start-up objects frozen, thresholds %s", gc.get_freeze_count(), gc.get_threshold())
+    apply(freeze=config.gc_freeze, thresholds=config.gc_thresholds, refreeze_after_ms=refreeze_after_ms)
+    logger.info(
+        "gc tuned: %d start-up objects frozen, thresholds %s, %s",
+        gc.get_freeze_count(),
+        gc.get_threshold(),
+        f"re-freeze after a {refreeze_after_ms} ms full collection"
+        if refreeze_after_ms and config.gc_freeze
+        else f"no re-freeze (GC_FREEZE={config.gc_freeze}, GC_REFREEZE_AFTER_MS={config.gc_refreeze_after_ms}, "
+        f"server {server})",
+    )

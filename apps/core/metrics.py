@@ -87,3 +87,12 @@ gc_frozen_objects = Gauge(
     "gotong_gc_frozen_objects", "Objects moved out of the collector's view by gc.freeze() (0: not frozen)"
 )
 gc_frozen_objects.set_function(lambda: float(gc.get_freeze_count()))
+gc_collected_objects = Counter(
+    "gotong_gc_collected_objects_total",
+    "Cyclic garbage: unreachable objects the collector found, by generation. Frozen cyclic garbage is never "
+    "found, so this staying near 0 per request is what makes re-freezing safe",
+    ["generation"],
+)
+gc_refreezes = Counter(
+    "gotong_gc_refreezes_total", "Full collections slow enough (GC_REFREEZE_AFTER_MS) to freeze what survived them"
+)

@@ -83,7 +83,8 @@ class Command(BaseCommand):
         # After everything is imported and the database is ready: the start-up heap leaves the collector's view
         # (GC_FREEZE) and the thresholds suit many long-lived sockets (GC_THRESHOLDS); see apps/core/gc_tuning.py.
         # Here and not in gotong.asgi, so test processes that import the application keep Python's defaults.
-        tune_for_server()
+        server = options["server"] or cfg.asgi_server
+        tune_for_server(server=server)
 
         def started(addresses: list[tuple[str, int]]) -> None:
             bound_host, bound_port = addresses[0] if addresses else (host, port)
@@ -91,7 +92,6 @@ class Command(BaseCommand):
             self.stdout.write(f"Gotong Royong on http://{shown}:{bound_port} ({engine_description()})")
             self.stdout.flush()
 
-        server = options["server"] or cfg.asgi_server
         listen_failures = run(
             server,
             application,
