@@ -106,7 +106,9 @@ def main() -> None:
     port, info_path = free_port(), Path(work) / "info.json"
     cmd = [sys.executable, "-X", f"tracemalloc={args.frames}", str(Path(__file__)), "--serve", work,
            "--port", str(port), "--info", str(info_path), "--users", str(args.sockets), "--threads", "20"]  # fmt: skip
-    proc = cb.PROCS.start(cmd, cb.server_env(SURREAL_ENDPOINT="mem://"), "traced", port, timeout=900)
+    # No re-freeze: this tool's own full collections would freeze the sockets it is counting (apps/core/gc_tuning.py).
+    env = cb.server_env(SURREAL_ENDPOINT="mem://", GC_REFREEZE_AFTER_MS="0")
+    proc = cb.PROCS.start(cmd, env, "traced", port, timeout=900)
 
     def tracked(n: int) -> Counter:
         return Counter(json.loads(Path(f"{work}/snapshot{n}.gc.json").read_text()))
