@@ -52,8 +52,8 @@ Against CPython's defaults, on this shared 2-core machine (collection times are 
    A full collection that paused the process for at least that long froze what survived it: the sockets, the
    caches, and whatever was in flight. A second full collection follows at once on a helper thread
    (``_Recollector``), which walks next to nothing and resets CPython's 25 % rule to what is left unfrozen.
-   So later full collections walk only what came after, and a pause stays near the setting, not the socket
-   count. What still leaks, and only when it is in flight at such a moment (a handful of times while
+   So later full collections walk only what came after the last one, not the sockets frozen before. What
+   still leaks, and only when it is in flight at such a moment (a handful of times while
    thousands of sockets connect): an HTML page's template context (Django's ``Context`` and
    ``ContextDict`` point at each other, about 40 objects), and anything else that ends as a cycle.
    ``gotong_gc_collected_objects_total`` shows how much cyclic garbage the server makes: near 0 per
@@ -118,10 +118,12 @@ class _Recollector:
 
     Why: CPython starts a full collection once the objects promoted since the last one reach 25 % of what that
     one left in the old generation (``long_lived_total``), and a freeze does not lower that count. After a
-    re-freeze with 5,000 sockets the next full collection would wait for about 130,000 new long-lived objects
-    and then walk them all at once (100-250 ms measured). A full collection right after the freeze walks next
-    to nothing and sets the count to what is left unfrozen, so the next one comes after 25 % of that: pauses
-    stay near ``GC_REFREEZE_AFTER_MS`` whatever the socket count.
+    re-freeze with 5,000 sockets (about 540,000 objects) the next full collection would wait for about 135,000
+    new long-lived objects and then walk them all at once. A full collection right after the freeze walks
+    next to nothing and sets the count to what is left unfrozen, so the next one can come as soon as the
+    thresholds allow and walks only what came since. That bound is what the thresholds let accumulate
+    between two full collections (about 2.4 million net allocations at the default, 85,000 at CPython's), not
+    the socket count; with CPython's thresholds as a stress the longest measured was <= 100-250 ms.
 
     Woken through a pipe: a collection's callback must not take a Python lock (it can run while any thread
     holds one). A collection cannot start another from its callback, hence the thread.
