@@ -64,9 +64,7 @@ def cyclic_garbage_of(prepare: Callable[[], Awaitable[Any]], calls: Callable[[An
     """The kinds of objects (``module.Name``) that ``ROUNDS`` runs of ``calls`` leave only a collection can free.
     ``prepare`` runs first, on the same loop; what it returns is passed to ``calls``."""
 
-    async def measure() -> Counter:
-        prepared = await prepare()
-        await calls(prepared)  # first-time work (imports, caches, pools) is not garbage
+    async def one_measurement(prepared: Any) -> Counter:
         gc.collect()
         gc.disable()
         try:
@@ -80,6 +78,15 @@ def cyclic_garbage_of(prepare: Callable[[], Awaitable[Any]], calls: Callable[[An
         kinds = Counter(f"{type(o).__module__}.{type(o).__qualname__}" for o in gc.garbage)
         gc.garbage.clear()
         return kinds
+
+    async def measure() -> Counter:
+        prepared = await prepare()
+        await calls(prepared)  # first-time work (imports, caches, pools) is not garbage
+        # Twice, keeping the smaller: a cycle the calls make shows in both, while a thread of an earlier test
+        # that ends meanwhile (its thread-locals can be cycles) shows in one at most.
+        first = await one_measurement(prepared)
+        second = await one_measurement(prepared) if first else first
+        return min(first, second, key=lambda kinds: sum(kinds.values()))
 
     return asyncio.run(measure())
 
@@ -116,7 +123,7 @@ def test_a_request_leaves_no_cyclic_garbage(kind: str):
         assert status == expected
 
     garbage = cyclic_garbage_of(prepare, one)
-    assert len(statuses) == ROUNDS + 1
+    assert len(statuses) > ROUNDS  # the warm-up and every measured round ran
     assert not garbage, f"{sum(garbage.values()) / ROUNDS:.0f} objects per request: {garbage.most_common(12)}"
 
 
@@ -170,7 +177,7 @@ def test_a_websocket_session_leaves_no_cyclic_garbage():
         sessions.append(sent)
 
     garbage = cyclic_garbage_of(prepare, one)
-    assert len(sessions) == ROUNDS + 1
+    assert len(sessions) > ROUNDS
     assert all(sent[0]["type"] == "websocket.accept" for sent in sessions)
-    assert sum(f["event_type"] == "message" for f in live) == ROUNDS + 1
+    assert sum(f["event_type"] == "message" for f in live) == len(sessions)
     assert not garbage, f"{sum(garbage.values()) / ROUNDS:.0f} objects per session: {garbage.most_common(12)}"
