@@ -67,7 +67,7 @@ APPEND_SLASH = False
 
 TEMPLATES = [
     {
-        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "BACKEND": "apps.core.template_backend.DjangoTemplates",  # Django's, without a cycle per render
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {

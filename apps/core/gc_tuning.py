@@ -48,14 +48,15 @@ Against CPython's defaults, on this shared 2-core machine (collection times are 
    - an API request, including its errors (400, 401, 404, 405): none (``apps/core/api_view.APIView._release``
      ``apps.core.views.not_found`` and ``LoopASGIHandler.handle``); before, 74-227 objects each in-process (DRF's
      view, request, parser context and rendered response pointing at each other, asgiref's re-raised 404)
-     and 107 per send on the real server (the handler's re-raised ``RequestAborted``).
+     and 107 per send on the real server (the handler's re-raised ``RequestAborted``);
+   - a page rendered from a Django template: none (``apps.core.template_backend``; before, about 40 objects:
+     the context's ``ContextDict`` layers point back at it).
    A full collection that paused the process for at least that long froze what survived it: the sockets, the
    caches, and whatever was in flight. A second full collection follows at once on a helper thread
    (``_Recollector``), which walks next to nothing and resets CPython's 25 % rule to what is left unfrozen.
    So later full collections walk only what came after the last one, not the sockets frozen before. What
-   still leaks, and only when it is in flight at such a moment (a handful of times while
-   thousands of sockets connect): an HTML page's template context (Django's ``Context`` and
-   ``ContextDict`` point at each other, about 40 objects), and anything else that ends as a cycle.
+   still leaks, and only when it is in flight at such a moment (a handful of times while thousands of
+   sockets connect): anything not listed above that ends as a cycle.
    ``gotong_gc_collected_objects_total`` shows how much cyclic garbage the server makes: near 0 per
    request and per socket is what keeps this safe.
    Measured (``bench/chat_bench.py --targets 3``, docs/benchmarks.md "fifth pass"): with no cyclic garbage

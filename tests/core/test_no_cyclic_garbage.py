@@ -104,6 +104,7 @@ def requests_of(thread_id: str) -> dict[str, tuple[str, str, object, int]]:
         "an unknown route": ("GET", "/v1/no/such/route", None, 404),
         "a method the view has not": ("DELETE", f"{thread}/messages/send", None, 405),
         "the health check": ("GET", "/health", None, 200),
+        "a page (a Django template)": ("GET", "/", None, 200),
     }
 
 

@@ -59,10 +59,11 @@ def test_a_read_and_an_error_make_no_thread_hop(chat: Api, hops: list[str]):
 
 
 def test_the_handler_copy_matches_this_django():
-    """apps/core/asgi_handler.py repeats three methods of Django 5.2's handler: an upgrade must re-read it."""
+    """apps/core/asgi_handler.py repeats three methods of Django 5.2's handler, and apps/core/template_backend.py
+    its template's ``render``: an upgrade must re-read them."""
     import django
 
-    assert django.VERSION[:2] == (5, 2), "re-check apps/core/asgi_handler.py against the new Django's handlers"
+    assert django.VERSION[:2] == (5, 2), "re-check apps/core/asgi_handler.py and template_backend.py against it"
 
 
 def test_the_spy_sees_a_hop(hops: list[str]):
