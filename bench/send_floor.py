@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import statistics
 import sys
@@ -49,36 +48,6 @@ async def per_call(fn: Callable[[int], Awaitable[object]], calls: int) -> tuple[
     return thread * 1000 / calls, (process - thread) * 1000 / calls
 
 
-async def post_through_asgi(path: str, bearer: bytes, payload: dict) -> int:
-    """One POST through ``gotong.asgi.application`` as a server would call it, minus the socket and HTTP parsing:
-    Django's handler, the middleware, DRF, authentication, rate limit, idempotency and the service."""
-    from gotong.asgi import application
-
-    body = json.dumps(payload).encode()
-    headers = [(b"host", b"127.0.0.1"), (b"authorization", bearer), (b"content-type", b"application/json"),
-               (b"content-length", str(len(body)).encode())]  # fmt: skip
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-             "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "", "headers": headers,
-             "client": ("127.0.0.1", 40000), "server": ("127.0.0.1", 8000), "state": {}}  # fmt: skip
-    messages = [{"type": "http.request", "body": body, "more_body": False}]
-    statuses: list[int] = []
-
-    async def receive() -> dict:
-        if messages:
-            return messages.pop()
-        await asyncio.Future()  # no disconnect while the request runs (Django listens for one)
-        raise AssertionError("unreachable")
-
-    async def send(message: dict) -> None:
-        if message["type"] == "http.response.start":
-            statuses.append(message["status"])
-
-    await application(scope, receive, send)
-    if statuses != [201]:
-        raise SystemExit(f"the send through the ASGI app answered {statuses}")
-    return statuses[0]
-
-
 async def measure(calls: int, rounds: int) -> None:
     import chat_seed
 
@@ -89,6 +58,7 @@ async def measure(calls: int, rounds: int) -> None:
     from apps.chat.repository import ChatRepository
     from apps.core.db import get_db
     from apps.core.ids import new_id, now_ms
+    from tests.support.asgi_calls import request
 
     info = await chat_seed.seed_watchers(users=2, threads=1, password="bench password 123", tag="floor")
     watcher = info["watchers"][1]
@@ -106,10 +76,13 @@ async def measure(calls: int, rounds: int) -> None:
         return await services.send_message(principal, thread_id, body=f"garden plot {i} needs water", attachments=[])
 
     send_path = f"/v1/chat/threads/{thread_id}/messages/send"
-    bearer = f"Bearer {watcher['token']}".encode()
 
     async def asgi_send(i: int) -> object:
-        return await post_through_asgi(send_path, bearer, {"body": f"garden plot {i} needs water"})
+        # As a server calls the application, minus the socket and HTTP parsing (the tests' in-process helper).
+        status, answer = await request("POST", send_path, watcher["token"], {"body": f"garden plot {i} needs water"})
+        if status != 201:
+            raise SystemExit(f"the send through the ASGI app answered {status}: {answer[:300]!r}")
+        return status
 
     steps: list[tuple[str, Callable[[int], Awaitable[object]]]] = [
         ("RETURN 1 (one round trip)", lambda i: db.query("RETURN 1;", operation="floor")),
