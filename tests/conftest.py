@@ -26,7 +26,7 @@ import pytest
 
 from apps.core.db import get_db, run_sync
 from apps.core.db.migrations import migrate
-from tests.support.seaweed import free_port
+from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -115,18 +115,14 @@ def s3_server() -> Iterator[dict[str, str]]:
 
     Yields ``endpoint``, ``access_key``, ``secret_key``, ``region``; tests create their own buckets.
     """
-    from tests.support.seaweed import weed_mini
+    from tests.support.seaweed import start_weed_mini
 
     workdir = Path(tempfile.mkdtemp(prefix="gotong-s3-"))
     try:
-        weed = weed_mini(workdir, "gotongtestkey", "gotong-test-secret-key-0123456789")
-    except RuntimeError as exc:
+        proc, weed = start_weed_mini(workdir, "gotongtestkey", "gotong-test-secret-key-0123456789")
+    except RuntimeError as exc:  # the binary is missing, or every attempt failed (the message has the log)
         pytest.fail(str(exc))
-    command, s3_port = weed.command, weed.s3_port
-    access_key, secret_key = weed.access_key, weed.secret_key
-    log = (workdir / "weed.log").open("wb")
-    proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
-    _wait_for_port(s3_port, proc, "weed mini", timeout=60)
+    s3_port, access_key, secret_key = weed.s3_port, weed.access_key, weed.secret_key
     yield {
         "endpoint": f"http://127.0.0.1:{s3_port}",
         "access_key": access_key,
@@ -138,7 +134,6 @@ def s3_server() -> Iterator[dict[str, str]]:
         proc.wait(15)
     except subprocess.TimeoutExpired:
         proc.kill()
-    log.close()
     shutil.rmtree(workdir, ignore_errors=True)
 
 

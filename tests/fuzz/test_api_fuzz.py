@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, _wait_for_port, server_env
-from tests.support.seaweed import free_port
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.slow
 CONFIG = Path(__file__).with_name("schemathesis.toml")

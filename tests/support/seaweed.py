@@ -1,23 +1,23 @@
 """The SeaweedFS ``weed mini`` command line (S3 with SigV4 checks) for the tests and the chaos drill.
 
 Every listener gets a free loopback port — WebDAV included, whose fixed default (7333) made two sessions on one
-machine collide — and nothing is reported to the outside world.
+machine collide — and nothing is reported to the outside world. ``weed mini`` binds eleven ports; if anything takes
+one between our check and its bind, it exits (255, a Go fatal log), so ``start_weed_mini`` tries again on new ports.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-import socket
+import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.support.ports import free_port
 
 
 @dataclass(frozen=True)
@@ -59,3 +59,50 @@ def weed_mini(workdir: Path, access_key: str, secret_key: str) -> WeedMini:
         "-s3.port.lance=0",
     ]
     return WeedMini(command, ports["-s3.port"], access_key, secret_key)
+
+
+class WeedMiniDidNotStart(RuntimeError):
+    """Every attempt failed; the message carries the end of the last attempt's log."""
+
+
+def _answers_as_seaweed(endpoint: str) -> bool:
+    """The S3 port answers HTTP as SeaweedFS (an anonymous request is refused, which is enough).
+
+    A bare TCP connect is not: if something else took the S3 port, the connect would succeed against it.
+    """
+    try:
+        with urllib.request.urlopen(endpoint + "/", timeout=2) as response:
+            server = response.headers.get("Server", "")
+    except urllib.error.HTTPError as refused:
+        server = refused.headers.get("Server", "")
+    except (OSError, ValueError):
+        return False
+    return server.startswith("SeaweedFS")
+
+
+def start_weed_mini(
+    workdir: Path, access_key: str, secret_key: str, *, attempts: int = 3, timeout: float = 60
+) -> tuple[subprocess.Popen, WeedMini]:
+    """Start ``weed mini`` under ``workdir`` and wait until its S3 API answers; new ports on each attempt."""
+    failure = ""
+    for attempt in range(1, attempts + 1):
+        attempt_dir = workdir / f"attempt-{attempt}"  # a fresh data directory: nothing of a failed start carries over
+        attempt_dir.mkdir(parents=True, exist_ok=True)
+        weed = weed_mini(attempt_dir, access_key, secret_key)
+        log_path = attempt_dir / "weed.log"
+        with log_path.open("wb") as log:
+            proc = subprocess.Popen(weed.command, stdout=log, stderr=subprocess.STDOUT, cwd=attempt_dir)
+        deadline = time.monotonic() + timeout
+        while proc.poll() is None and time.monotonic() < deadline:
+            if _answers_as_seaweed(weed.endpoint):
+                return proc, weed
+            time.sleep(0.1)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+            failure = f"did not answer on {weed.endpoint} within {timeout:g} s"
+        else:
+            failure = f"exited with {proc.returncode}"
+        tail = log_path.read_text(errors="replace")[-2000:]
+        failure = f"weed mini (attempt {attempt} of {attempts}) {failure}; its log ends:\n{tail}"
+    raise WeedMiniDidNotStart(failure)
