@@ -96,6 +96,22 @@ class LoopASGIHandler(ASGIHandler):
             raise RuntimeError("Response is still a coroutine.")
         return response
 
+    async def send_response(self, response, send) -> None:
+        """Django's, with ``Content-Length`` on every answer that has a body we already hold.
+
+        Django sets it only in ``CommonMiddleware`` (not used here: its hooks would hop to the thread), so every
+        JSON answer went out chunked: chunk framing on the wire and a body whose end a client learns late. No
+        length on streams (SSE), 1xx, 204 and 304, which must not carry one (RFC 9110 section 8.6).
+        """
+        if (
+            not response.streaming
+            and not response.has_header("Content-Length")
+            and response.status_code >= 200
+            and response.status_code not in (204, 304)
+        ):
+            response.headers["Content-Length"] = str(len(response.content))
+        await super().send_response(response, send)
+
     async def handle(self, scope, receive, send) -> None:
         try:
             body_file = await self.read_body(receive)

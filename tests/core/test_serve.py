@@ -179,6 +179,28 @@ def test_serves_health_ready_and_error_envelopes(mem_server: Server) -> None:
     assert "applied core/0001_core.surql" in mem_server.stdout
 
 
+def test_answers_carry_their_length_and_are_not_chunked(mem_server: Server) -> None:
+    """JSON answers and error envelopes say how long they are; an answer without a body says nothing."""
+    with httpx.Client(base_url=mem_server.url, timeout=5) as client:
+        answers = [
+            client.get("/health"),
+            client.get("/no/such/route", headers={"Accept": "application/json"}),
+            client.post("/v1/auth/signin", content=b"{not json", headers={"Content-Type": "application/json"}),
+        ]
+        signed_up = client.post(
+            "/v1/auth/signup",
+            json={"email": "length@example.com", "username": "lengthy", "password": "correct horse battery 9"},
+        )
+        token = signed_up.json()["access_token"]
+        logout = client.post("/v1/auth/logout", headers={"Authorization": f"Bearer {token}"})
+    assert [answer.status_code for answer in answers] == [200, 404, 400]
+    for answer in [*answers, signed_up]:
+        assert answer.headers.get("Content-Length") == str(len(answer.content)), answer.headers
+        assert "Transfer-Encoding" not in answer.headers
+    assert logout.status_code == 204
+    assert "Content-Length" not in logout.headers and logout.content == b""
+
+
 def test_websocket_to_unknown_path_is_refused_and_server_stays_up(mem_server: Server) -> None:
     async def connect() -> int:
         ws_url = mem_server.url.replace("http://", "ws://") + "/ws/no-such-socket"
