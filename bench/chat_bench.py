@@ -68,6 +68,7 @@ import abuse  # bench/ is on sys.path (the script's own folder)
 import fanout_ceiling
 import profile_breakdown as pb
 import stats
+from raw_http import KeepAlivePool
 from stats import free_port, load, load_triple, process_cpu_s, rss_kib, spread, summary
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -398,7 +399,6 @@ async def _sender(mode, base, plans, rate, duration, concurrency, go, out, cutof
     The open loop sends ``rate x duration`` messages, late if the server falls behind; with ``cutoff_s``
     (bench/soak.py) no new send starts after that many seconds, so a backlog shows as fewer sends.
     """
-    import httpx
     import websockets
 
     acks: list[float] = []
@@ -407,7 +407,7 @@ async def _sender(mode, base, plans, rate, duration, concurrency, go, out, cutof
     error_at: list[float] = []
     last: dict[str, int] = {}
     inflight = asyncio.Semaphore(concurrency)
-    client = httpx.AsyncClient(base_url=base, timeout=30, limits=httpx.Limits(max_connections=concurrency))
+    client = KeepAlivePool(base, concurrency)  # not httpx: its CPU per request made the sender the bottleneck
     pub: Any = None
     waiting: dict[int, asyncio.Future] = {}
     if mode == "bare":
@@ -433,13 +433,13 @@ async def _sender(mode, base, plans, rate, duration, concurrency, go, out, cutof
                 await pub.send(json.dumps({"topic": tid, "body": body, "i": i}))
                 seq = await asyncio.wait_for(fut, 30)
             else:
-                r = await client.post(f"/v1/chat/threads/{tid}/messages/send", json={"body": body},
-                                      headers={"Authorization": f"Bearer {plan['sender']}"})  # fmt: skip
-                if r.status_code != 201:
-                    errors.append(f"{r.status_code} {r.text[:120]}")
+                status, answer = await client.post_json(f"/v1/chat/threads/{tid}/messages/send", {"body": body},
+                                                        {"Authorization": f"Bearer {plan['sender']}"})  # fmt: skip
+                if status != 201:
+                    errors.append(f"{status} {answer[:120]!r}")
                     error_at.append(started)
                     return
-                seq = r.json()["seq"]
+                seq = json.loads(answer)["seq"]
             acks.append(time.time() * 1000 - started)
             ack_log.append((started, acks[-1], tid, seq))
             last[tid] = max(last.get(tid, 0), seq)
@@ -476,7 +476,7 @@ async def _sender(mode, base, plans, rate, duration, concurrency, go, out, cutof
     if pub is not None:
         ack_task.cancel()
         await pub.close()
-    await client.aclose()
+    await client.close()
     out.put({"acks": acks, "errors": errors[:20], "n_errors": len(errors), "last": last, "sent": len(tasks),
              "elapsed": elapsed, "ack_log": ack_log, "error_at": error_at,
              "cpu_s": process_cpu_s() - cpu0})  # fmt: skip
