@@ -198,7 +198,8 @@ def test_answers_carry_their_length_and_are_not_chunked(mem_server: Server) -> N
         assert answer.headers.get("Content-Length") == str(len(answer.content)), answer.headers
         assert "Transfer-Encoding" not in answer.headers
     assert logout.status_code == 204
-    assert "Content-Length" not in logout.headers and logout.content == b""
+    assert "Content-Length" not in logout.headers
+    assert logout.content == b""
 
 
 def test_websocket_to_unknown_path_is_refused_and_server_stays_up(mem_server: Server) -> None:
