@@ -42,13 +42,24 @@ class PreparedMessage:
         return found
 
 
-async def load_for_views(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
-    """The rows with their attachment rows, and their authors: what ``message_view`` needs (two queries at most)."""
-    users = await ChatRepository().users([r["author_id"] for r in rows]) if rows else {}
-    return await with_attachments(rows), users
+async def load_for_views(
+    rows: list[dict[str, Any]], known_authors: dict[str, dict[str, Any]] | None = None
+) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """The rows with their attachment rows, and their authors: what ``message_view`` needs (two queries at most).
+
+    ``known_authors`` are ``{user_id, username, role}`` briefs the caller already holds (a send's event carries
+    its author's, taken from the signed-in principal as the sender's own answer is): only the others are read.
+    """
+    known = known_authors or {}
+    missing = [r["author_id"] for r in rows if r["author_id"] not in known]
+    users = await ChatRepository().users(missing) if missing else {}
+    authors = {r["author_id"]: known[r["author_id"]] for r in rows if r["author_id"] in known} | users
+    return await with_attachments(rows), authors
 
 
-async def prepare(rows: list[dict[str, Any]]) -> list[PreparedMessage]:
+async def prepare(
+    rows: list[dict[str, Any]], known_authors: dict[str, dict[str, Any]] | None = None
+) -> list[PreparedMessage]:
     """Rows ready for every stream: authors and attachments loaded once for all of them."""
-    loaded, users = await load_for_views(rows)
+    loaded, users = await load_for_views(rows, known_authors)
     return [PreparedMessage(row, users) for row in loaded]

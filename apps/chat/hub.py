@@ -260,8 +260,8 @@ class Hub:
         if not rows:  # not readable (yet): the streams repair it from the database themselves
             return [(event, None)]
         return [
-            ({**event, "seq": p.seq, "message_id": p.row["message_id"], "row": None}, p)
-            for p in await fanout.prepare(rows)
+            ({**event, "seq": p.seq, "message_id": p.row["message_id"], "row": None, "authors": None}, p)
+            for p in await fanout.prepare(rows, event.get("authors"))
         ]
 
     @staticmethod

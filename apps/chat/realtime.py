@@ -43,10 +43,13 @@ async def publish(
     message_id: str | None = None,
     data: dict[str, Any] | None = None,
     row: dict[str, Any] | None = None,
+    authors: dict[str, dict[str, Any]] | None = None,
 ) -> None:
     """Announce a committed change to every process; never raises.
 
     ``row`` is the message row as committed (``RETURN AFTER``): the hubs render it instead of reading it back.
+    ``authors`` (``user_id`` → ``{user_id, username, role}``) are briefs the publisher holds, so the hubs do not
+    read the author either.
     """
     event = {
         "type": EVENT_TYPE,
@@ -57,6 +60,7 @@ async def publish(
         "data": data,
         "committed_at_ms": now_ms(),
         "row": row,
+        "authors": authors,
     }
     await _group_send(group_name(thread_id), event)
 

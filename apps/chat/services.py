@@ -275,7 +275,8 @@ async def send_message(principal: Principal, thread_id: str, *, body: str, attac
     A plain send is ONE database round trip (issue 14): the checks of ``permissions.access`` (404 unknown or
     private non-member, 403 public non-member), the mute, the attachments' ownership, the next ``seq``, the row
     and the attachments' claim are one transaction (``ChatRepository.send``, refusals in today's order), and the
-    sender's view takes the author from the signed-in principal (``_sender_view``). Reads happen beside it only
+    sender's view and the event every hub renders take the author from the signed-in principal (``_author_brief``),
+    so delivering it reads nothing in any process either. Reads happen beside it only
     when needed: the thread's member names when the body has ``@`` candidates (``mentions.resolve``, before the
     transaction: a refused send discards its result), the attachment rows of the view, the original message of
     a replayed request id, and ``uploads.check_own`` to word an attachment refusal exactly as before.
@@ -313,8 +314,11 @@ async def send_message(principal: Principal, thread_id: str, *, body: str, attac
                 "X-Request-ID was already used in this thread", details={"reason": "idempotency_key_reused"}
             ) from exc
         return (await views_of([stored], principal))[0]
-    await realtime.publish(thread_id, "message", seq=stored["seq"], message_id=stored["message_id"], row=stored)
-    return await _sender_view(stored, principal)
+    author = _author_brief(principal)
+    await realtime.publish(
+        thread_id, "message", seq=stored["seq"], message_id=stored["message_id"], row=stored, authors=author
+    )
+    return await _sender_view(stored, principal, author)
 
 
 async def _send_refused(principal: Principal, refused: SendRefused, attachments: list[str]) -> AppError:
@@ -331,13 +335,18 @@ async def _send_refused(principal: Principal, refused: SendRefused, attachments:
     return NotFound("thread not found")
 
 
-async def _sender_view(row: dict[str, Any], principal: Principal) -> dict:
-    """The sender's own view of the message they just sent, without reading the author back: the author is the
-    signed-in principal, built from the current user record at authentication, i.e. the same
-    ``{user_id, username, role}`` that ``views_of`` would read. Attachment rows are read when there are some."""
-    author = {"user_id": principal.user_id, "username": principal.username, "role": principal.role}
+def _author_brief(principal: Principal) -> dict[str, dict[str, Any]]:
+    """The sender as a message's author, without reading it back: the signed-in principal is built from the
+    current user record at authentication, i.e. the same ``{user_id, username, role}`` that ``views_of`` would
+    read. The sender's answer and every hub's rendering of the message use it."""
+    return {principal.user_id: {"user_id": principal.user_id, "username": principal.username, "role": principal.role}}
+
+
+async def _sender_view(row: dict[str, Any], principal: Principal, author: dict[str, dict[str, Any]]) -> dict:
+    """The sender's own view of the message they just sent (``author``: ``_author_brief``); attachment rows are
+    read when there are some."""
     (loaded,) = await with_attachments([row])
-    return message_view(loaded, {principal.user_id: author}, principal)
+    return message_view(loaded, author, principal)
 
 
 async def _own_message(principal: Principal, thread_id: str, message_id: str) -> tuple[Access, dict[str, Any]]:

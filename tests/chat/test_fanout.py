@@ -82,9 +82,9 @@ async def test_a_message_is_rendered_once_per_variant_not_once_per_socket(chat, 
     for c in everyone:
         await c.wait(lambda c=c: len(c.seqs) >= sent)
 
-    # One author lookup per message, for the hub: not one per socket, and none for the sender's answer (its
-    # author is the signed-in principal, services._sender_view).
-    assert db_reads["users"] == sent, db_reads
+    # No author lookup at all: not one per socket, not one per message for the hub, none for the sender's answer.
+    # The author is the signed-in principal (services._author_brief) and travels in the event with the row.
+    assert db_reads["users"] == 0, db_reads
     assert db_reads["message_at"] == 0  # the committed row travels in the event
     assert db_reads["messages_between"] == 0  # in order: no gap to read
     for i in range(sent):
@@ -128,3 +128,24 @@ async def test_an_event_ahead_of_the_others_reads_the_gap_once_for_all_streams(
     for c in collectors:
         assert c.seqs == [1, 2, 3]  # in order, no duplicate
         await c.stop()
+
+
+async def test_authors_the_event_does_not_carry_are_read_once_for_the_page(chat, db_reads):
+    """A gap read may bring messages of other authors: those, and only those, are read (in one query)."""
+    from apps.chat import fanout
+
+    pa, tid, readers = await _thread_with_readers(chat, 1)
+    known = {pa.user_id: {"user_id": pa.user_id, "username": "from-the-event", "role": "user"}}
+    rows = [
+        {"thread_id": tid, "seq": seq, "message_id": f"{seq:032x}", "author_id": author, "body": "b",
+         "attachments": [], "created_at_ms": now_ms(), "moderation_status": None, "mentions": []}
+        for seq, author in ((1, pa.user_id), (2, readers[0].user_id), (3, pa.user_id))
+    ]  # fmt: skip
+    db_reads.clear()
+    _loaded, authors = await fanout.load_for_views(rows, known)
+    assert db_reads["users"] == 1, db_reads
+    assert authors[pa.user_id]["username"] == "from-the-event"  # not read again
+    assert authors[readers[0].user_id]["username"] == "reader0"  # read
+    db_reads.clear()
+    await fanout.load_for_views(rows[:1], known)
+    assert db_reads["users"] == 0, db_reads
