@@ -42,7 +42,8 @@ import sys
 import time
 from typing import Any
 
-from stats import free_port, process_cpu_s, rss_kib  # bench/ is on sys.path (the script's own folder)
+from raw_http import KeepAlivePool  # bench/ is on sys.path (the script's own folder)
+from stats import free_port, process_cpu_s, rss_kib
 
 CLIENT_BOUND_PCT = 90.0  # a client process above this share of one core makes the figure client-bound
 MACHINE_BOUND_PCT = 90.0  # all cores busier than this (neighbours included): the shared machine was the limit
@@ -76,7 +77,6 @@ def paced_sender_proc(mode: str, base: str, plans: list[dict], _rate: float | No
 
 async def _paced(mode: str, base: str, plans: list[dict], duration: float, senders: int, go, out) -> None:
     """``senders`` closed loops: send on thread w mod T, wait for its ack, then for its frame on the pacing socket."""
-    import httpx
     import websockets
 
     ws_base = "ws" + base[len("http") :]
@@ -97,7 +97,7 @@ async def _paced(mode: str, base: str, plans: list[dict], duration: float, sende
 
     pacers = [await _pacing_socket(websockets, mode, ws_base, p) for p in plans]
     readers = [asyncio.create_task(pacing_reader(ws, p["thread_id"])) for ws, p in zip(pacers, plans, strict=True)]
-    client = httpx.AsyncClient(base_url=base, timeout=30, limits=httpx.Limits(max_connections=senders))
+    client = KeepAlivePool(base, senders)  # chat_bench's senders' client: lean, so the sender is never the limit
     pubs = [
         await websockets.connect(f"{ws_base}/pub", compression=None) for _ in range(senders if mode == "bare" else 0)
     ]
@@ -106,11 +106,11 @@ async def _paced(mode: str, base: str, plans: list[dict], duration: float, sende
         if mode == "bare":
             await pubs[w].send(json.dumps({"topic": plan["thread_id"], "body": body, "i": sent[0]}))
             return json.loads(await pubs[w].recv())["seq"]
-        r = await client.post(f"/v1/chat/threads/{plan['thread_id']}/messages/send", json={"body": body},
-                              headers={"Authorization": f"Bearer {plan['sender']}"})  # fmt: skip
-        if r.status_code != 201:
-            raise RuntimeError(f"{r.status_code} {r.text[:120]}")
-        return r.json()["seq"]
+        path = f"/v1/chat/threads/{plan['thread_id']}/messages/send"
+        status, answer = await client.post_json(path, {"body": body}, {"Authorization": f"Bearer {plan['sender']}"})
+        if status != 201:
+            raise RuntimeError(f"{status} {answer[:120]!r}")
+        return json.loads(answer)["seq"]
 
     async def worker(w: int) -> None:
         plan = plans[w % len(plans)]
@@ -139,7 +139,7 @@ async def _paced(mode: str, base: str, plans: list[dict], duration: float, sende
         await ws.close()
     for task in readers:
         task.cancel()
-    await client.aclose()
+    await client.close()
     out.put({"acks": acks, "errors": errors[:20], "n_errors": len(errors), "last": last, "sent": sent[0],
              "elapsed": elapsed, "ack_log": [], "error_at": [], "cpu_s": cpu_s})  # fmt: skip
 
