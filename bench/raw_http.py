@@ -20,6 +20,10 @@ class RawHTTPError(Exception):
     """The connection broke or the server answered something this client does not parse."""
 
 
+class _ServerClosedIdle(RawHTTPError):
+    """The connection ended before a single byte of the answer: the server had closed it."""
+
+
 class KeepAlivePool:
     """Up to ``size`` persistent connections to one ``http://host:port``; one request at a time on each."""
 
@@ -40,27 +44,46 @@ class KeepAlivePool:
                 f"Content-Length: {len(body)}", *(f"{name}: {value}" for name, value in headers.items())]  # fmt: skip
         request = ("\r\n".join(head) + "\r\n\r\n").encode() + body
         async with self._slots:
-            reader, writer = await self._connection()
+            reused = not self._idle.empty()
             try:
-                status, answer, keep = await asyncio.wait_for(self._exchange(reader, writer, request), self.timeout)
-            except (TimeoutError, OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
-                self._discard(writer)
-                raise RawHTTPError(repr(exc)) from exc
-            except RawHTTPError:
-                self._discard(writer)
-                raise
-            if keep:
-                self._idle.put_nowait((reader, writer))
-            else:
-                self._discard(writer)
-            return status, answer
+                return await self._send(request)
+            except _ServerClosedIdle:
+                if not reused:
+                    raise RawHTTPError("the server closed a fresh connection without answering") from None
+                # The server let an idle keep-alive connection go (uvicorn: after 5 s) just before we wrote on it;
+                # it read nothing, so the request is sent again on a new connection, as HTTP clients do.
+                return await self._send(request, fresh=True)
+
+    async def _send(self, request: bytes, *, fresh: bool = False) -> tuple[int, bytes]:
+        reader, writer = await self._connection(fresh=fresh)
+        try:
+            status, answer, keep = await asyncio.wait_for(self._exchange(reader, writer, request), self.timeout)
+        except asyncio.IncompleteReadError as exc:
+            self._discard(writer)
+            if exc.partial == b"":
+                raise _ServerClosedIdle from exc
+            raise RawHTTPError(repr(exc)) from exc
+        except (ConnectionResetError, BrokenPipeError) as exc:
+            self._discard(writer)
+            raise _ServerClosedIdle from exc
+        except (TimeoutError, OSError, asyncio.LimitOverrunError, ValueError) as exc:
+            self._discard(writer)
+            raise RawHTTPError(repr(exc)) from exc
+        except RawHTTPError:
+            self._discard(writer)
+            raise
+        if keep:
+            self._idle.put_nowait((reader, writer))
+        else:
+            self._discard(writer)
+        return status, answer
 
     async def close(self) -> None:
         for writer in list(self._open):
             self._discard(writer)
 
-    async def _connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        if not self._idle.empty():
+    async def _connection(self, *, fresh: bool = False) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if not fresh and not self._idle.empty():
             return self._idle.get_nowait()
         try:
             reader, writer = await asyncio.open_connection(self.host, self.port)
