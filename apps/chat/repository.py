@@ -83,6 +83,12 @@ ATTACHMENT_NOT_OWN = "attachment_not_own"
 ATTACHMENT_UNAVAILABLE = "attachment_unavailable"
 
 
+def _seq_counter(thread_id: str) -> str:
+    """The record every message of a thread writes (its ``last_seq``): this process's sends there queue, not
+    conflict (``SurrealClient.write``'s ``serialise_on``)."""
+    return f"chat_thread:{thread_id}"
+
+
 def _clean(row: dict[str, Any] | None) -> dict[str, Any] | None:
     if row is None:
         return None
@@ -276,7 +282,10 @@ class ChatRepository(Repository):
         """
         try:
             results = await self.db.write(
-                APPEND_SQL, {"t": thread_id, "row": row, "now": now_ms}, operation="chat_send"
+                APPEND_SQL,
+                {"t": thread_id, "row": row, "now": now_ms},
+                operation="chat_send",
+                serialise_on=_seq_counter(thread_id),
             )
         except Thrown as exc:
             if THREAD_NOT_FOUND in exc.message:
@@ -298,7 +307,7 @@ class ChatRepository(Repository):
         )
         variables = {"t": thread_id, "row": row, "now": now_ms, "att": attachment_ids}
         try:
-            results = await self.db.write(sql, variables, operation=operation)
+            results = await self.db.write(sql, variables, operation=operation, serialise_on=_seq_counter(thread_id))
         except Thrown as exc:
             refusal = _send_refusal(exc.message)
             if refusal is None:
