@@ -74,9 +74,9 @@ def spy_operations(monkeypatch, method: str) -> list[str]:
     seen: list[str] = []
     original = getattr(SurrealClient, method)
 
-    async def spy(self, sql, variables=None, *, operation=method):
+    async def spy(self, sql, variables=None, *, operation=method, **options):
         seen.append(operation)
-        return await original(self, sql, variables, operation=operation)
+        return await original(self, sql, variables, operation=operation, **options)
 
     monkeypatch.setattr(SurrealClient, method, spy)
     return seen
