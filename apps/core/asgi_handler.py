@@ -101,7 +101,8 @@ class LoopASGIHandler(ASGIHandler):
 
         Django sets it only in ``CommonMiddleware`` (not used here: its hooks would hop to the thread), so every
         JSON answer went out chunked: chunk framing on the wire and a body whose end a client learns late. No
-        length on streams (SSE), 1xx, 204 and 304, which must not carry one (RFC 9110 section 8.6).
+        length on streams (SSE), on 1xx and 204 (RFC 9110 section 8.6 forbids it), nor on 304 (there it would
+        state the length of the representation not sent, not of this empty body).
         """
         if (
             not response.streaming
