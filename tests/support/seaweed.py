@@ -65,13 +65,16 @@ class WeedMiniDidNotStart(RuntimeError):
     """Every attempt failed; the message carries the end of the last attempt's log."""
 
 
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never through an *_proxy variable
+
+
 def _answers_as_seaweed(endpoint: str) -> bool:
     """The S3 port answers HTTP as SeaweedFS (an anonymous request is refused, which is enough).
 
     A bare TCP connect is not: if something else took the S3 port, the connect would succeed against it.
     """
     try:
-        with urllib.request.urlopen(endpoint + "/", timeout=2) as response:
+        with _DIRECT.open(endpoint + "/", timeout=2) as response:
             server = response.headers.get("Server", "")
     except urllib.error.HTTPError as refused:
         server = refused.headers.get("Server", "")
