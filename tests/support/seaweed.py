@@ -7,6 +7,7 @@ one between our check and its bind, it exits (255, a Go fatal log), so ``start_w
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
@@ -99,7 +100,8 @@ def start_weed_mini(
         while proc.poll() is None and time.monotonic() < deadline:
             if _answers_as_seaweed(weed.endpoint):
                 return proc, weed
-            time.sleep(0.1)
+            with contextlib.suppress(subprocess.TimeoutExpired):  # between checks, wait on the process: an exit
+                proc.wait(timeout=0.1)  # ends the attempt at once instead of after a fixed pause
         if proc.poll() is None:
             proc.kill()
             proc.wait()
