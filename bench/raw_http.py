@@ -58,15 +58,7 @@ class KeepAlivePool:
         reader, writer = await self._connection(fresh=fresh)
         try:
             status, answer, keep = await asyncio.wait_for(self._exchange(reader, writer, request), self.timeout)
-        except asyncio.IncompleteReadError as exc:
-            self._discard(writer)
-            if exc.partial == b"":
-                raise _ServerClosedIdle from exc
-            raise RawHTTPError(repr(exc)) from exc
-        except (ConnectionResetError, BrokenPipeError) as exc:
-            self._discard(writer)
-            raise _ServerClosedIdle from exc
-        except (TimeoutError, OSError, asyncio.LimitOverrunError, ValueError) as exc:
+        except (TimeoutError, OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
             self._discard(writer)
             raise RawHTTPError(repr(exc)) from exc
         except RawHTTPError:
@@ -101,7 +93,14 @@ class KeepAlivePool:
         reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
     ) -> tuple[int, bytes, bool]:
         writer.write(request)
-        head = await reader.readuntil(b"\r\n\r\n")
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, ConnectionResetError) as exc:
+            if isinstance(exc, ConnectionResetError) or exc.partial == b"":
+                # Not one byte of an answer: the server had closed the connection. Once any byte has come, the
+                # request may have been handled, and sending it again could duplicate it: that is an error.
+                raise _ServerClosedIdle from exc
+            raise
         status_line, *header_lines = head[:-4].split(b"\r\n")
         version, _, rest = status_line.partition(b" ")
         if not version.startswith(b"HTTP/1."):
