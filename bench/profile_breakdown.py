@@ -319,6 +319,7 @@ PROFILED = {  # result key -> (title, the sub-key holding our server's load run,
     "t7_app_saturated": ("saturated closed loop (target 7, ours)", None),
     "send_path": ("the send path alone (no sockets), saturated closed loop", None),
     "send_bridge": ("the send path alone, the database in its own process (the app's CPU only)", None),
+    "send_paced": ("the send path alone at target 2's rate, the database in its own process (the app's CPU)", None),
     "t3": ("target 3: idle sockets + target 2's load", "load"),
     "fanout": ("fan-out ceiling (5a, ours): 2,000 sockets, fan-out 500", "ours"),
 }
