@@ -87,6 +87,9 @@ class AppConfig:
     metrics_allowed_cidrs: tuple[str, ...] = ()
     media_root: str = "media"
     max_body_bytes: int = 1_048_576
+    # How long a process may answer a request from the sign-in state it read for an earlier one
+    # (apps/accounts/auth_cache.py); at most 900 so a revocation elsewhere still lands within the spec's second.
+    auth_state_cache_ms: int = 500
     worker_metrics_port: int = 9101
     worker_poll_interval_ms: int = 500
     # Evidence GPS outside this box gets a warning: (lat_min, lat_max, lon_min, lon_max); default Indonesia.
@@ -222,6 +225,7 @@ def _http(r: EnvReader, defaults: AppConfig) -> dict[str, Any]:
         "csrf_trusted_origins": r.csv("CSRF_TRUSTED_ORIGINS", defaults.csrf_trusted_origins),
         "trusted_proxy_count": r.integer("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=10),
         "max_body_bytes": r.integer("MAX_BODY_BYTES", defaults.max_body_bytes, minimum=1024, maximum=1 << 30),
+        "auth_state_cache_ms": r.integer("AUTH_STATE_CACHE_MS", defaults.auth_state_cache_ms, minimum=0, maximum=900),
     }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from apps.accounts import auth_cache
 from apps.core.db import Repository, Statement, first_row
 
 _USER_FIELDS = (
@@ -59,9 +60,11 @@ class AccountsRepository(Repository):
         )
 
     async def set_user_fields(self, user_id: str, changes: dict[str, Any]) -> None:
-        """Staff/test helper: change fields of one user (role, enabled)."""
+        """Staff/test helper: change fields of one user (role, enabled); this process's cached sign-in states of
+        the user go with the write, as after any committed change to a user record (auth_cache.py)."""
         statement = self.update_user_statement(user_id, changes)
         await self.db.write(statement.sql, statement.variables, operation="user_update")
+        auth_cache.forget_user(user_id)
 
     # -- families ---------------------------------------------------------
 
@@ -107,6 +110,7 @@ class AccountsRepository(Repository):
             {"fid": family_id, "reason": reason, "now": now_ms},
             operation="family_revoke",
         )
+        auth_cache.shared().forget_family(family_id)  # this process admits none of its requests from now on
 
     # -- for other apps (their SQL lives here: only accounts touches ``user`` and ``auth_family``) -----------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from apps.accounts import auth_cache
 from apps.accounts.domain import ADMIN_ROLES, ROLES
 from apps.accounts.policy import (
     current_role,
@@ -83,6 +84,7 @@ async def ensure_admin(
         )
     )
     await _commit_guarded(uow, operation="createadmin")
+    auth_cache.forget_user(user_id)  # the new role applies to this process's next request at once
     log.info("user promoted to admin", extra={"target_user_id": user_id})
     return AdminResult(user_id, "promoted")
 
@@ -118,6 +120,7 @@ async def set_role(*, actor_id: str, user_id: str, role: str) -> dict:
         )
     )
     await _commit_guarded(uow, operation="user_set_role")
+    auth_cache.forget_user(user_id)  # the new role applies to this process's next request at once
     log.info("user role changed", extra={"target_user_id": user_id, "role": role})
     return existing | {"role": role}
 
