@@ -16,7 +16,11 @@ thread and every other thread (the engine's native threads):
 Then, informative only, the send transaction again after dropping the full-text index of message bodies (the
 search feature's cost per send). Not a timed test; figures depend on the machine's load (printed).
 
-    python bench/send_floor.py [--calls 2000] [--rounds 3]
+``--gap-ms 20`` idles the loop that long between calls, as the server does between the sends of target 2's 50
+msg/s: the same work then costs more CPU per call (cold caches; a lone request shares no loop iteration), which is
+why a send at 50 msg/s costs more than a saturated one.
+
+    python bench/send_floor.py [--calls 2000] [--rounds 3] [--gap-ms 0]
 """
 
 from __future__ import annotations
@@ -38,17 +42,20 @@ def _process_cpu() -> float:
     return t.user + t.system
 
 
-async def per_call(fn: Callable[[int], Awaitable[object]], calls: int) -> tuple[float, float]:
-    """(ms of this thread's CPU, ms of the other threads' CPU) per call, ``calls`` sequential calls."""
+async def per_call(fn: Callable[[int], Awaitable[object]], calls: int, gap_s: float = 0.0) -> tuple[float, float]:
+    """(ms of this thread's CPU, ms of the other threads' CPU) per call, ``calls`` sequential calls ``gap_s``
+    apart (the idle loop between them costs next to no CPU)."""
     await fn(0)
     process0, thread0 = _process_cpu(), time.thread_time()
     for i in range(1, calls + 1):
         await fn(i)
+        if gap_s:
+            await asyncio.sleep(gap_s)
     process, thread = _process_cpu() - process0, time.thread_time() - thread0
     return thread * 1000 / calls, (process - thread) * 1000 / calls
 
 
-async def measure(calls: int, rounds: int) -> None:
+async def measure(calls: int, rounds: int, gap_s: float) -> None:
     import chat_seed
 
     from apps.accounts import services as account_services
@@ -72,6 +79,9 @@ async def measure(calls: int, rounds: int) -> None:
                 "correlation_id": new_id(), "created_at_ms": now_ms(), "edited_at_ms": None, "deleted_at_ms": None,
                 "moderation_status": None, "mentions": []}  # fmt: skip
 
+    async def repository_send(i: int) -> object:
+        return await chat.send(thread_id, row(i), now_ms(), [])
+
     async def service_send(i: int) -> object:  # outside a request: fresh request ids per call
         return await services.send_message(principal, thread_id, body=f"garden plot {i} needs water", attachments=[])
 
@@ -87,19 +97,20 @@ async def measure(calls: int, rounds: int) -> None:
     steps: list[tuple[str, Callable[[int], Awaitable[object]]]] = [
         ("RETURN 1 (one round trip)", lambda i: db.query("RETURN 1;", operation="floor")),
         ("auth_state (every request's read)", lambda i: accounts.auth_state(claims.user_id, claims.family_id)),
-        ("send transaction (ChatRepository.send)", lambda i: chat.send(thread_id, row(i), now_ms(), [])),
+        ("send transaction (ChatRepository.send)", repository_send),
         ("send_message service (no HTTP)", service_send),
         ("POST .../send through the ASGI app", asgi_send),
     ]
-    print(f"load average {os.getloadavg()}; {calls} calls per figure, {rounds} rounds; ms of CPU per call")
+    print(f"load average {os.getloadavg()}; {calls} calls per figure, {rounds} rounds, {gap_s * 1000:g} ms apart; "
+          "ms of CPU per call")  # fmt: skip
     print(f"{'call':<42} {'event-loop thread':>18} {'engine threads':>15} {'total':>8}")
     for name, fn in steps:
-        figures = [await per_call(fn, calls) for _ in range(rounds)]
+        figures = [await per_call(fn, calls, gap_s) for _ in range(rounds)]
         loop_ms = statistics.median(f[0] for f in figures)
         engine_ms = statistics.median(f[1] for f in figures)
         print(f"{name:<42} {loop_ms:>18.3f} {engine_ms:>15.3f} {loop_ms + engine_ms:>8.3f}")
     await db.query("REMOVE INDEX chat_message_body_search ON chat_message;", operation="floor")
-    figures = [await per_call(lambda i: chat.send(thread_id, row(i), now_ms(), []), calls) for _ in range(rounds)]
+    figures = [await per_call(repository_send, calls, gap_s) for _ in range(rounds)]
     loop_ms, engine_ms = statistics.median(f[0] for f in figures), statistics.median(f[1] for f in figures)
     name = "send transaction, no full-text index"
     print(f"{name:<42} {loop_ms:>18.3f} {engine_ms:>15.3f} {loop_ms + engine_ms:>8.3f}  (informative)")
@@ -109,6 +120,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--gap-ms", type=float, default=0.0, help="idle time between two calls (20: as at 50 msg/s)")
     args = parser.parse_args()
     sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gotong.settings")
@@ -123,7 +135,7 @@ def main() -> None:
     from apps.core.db.migrations import migrate
 
     run_sync(migrate, get_db())
-    asyncio.run(measure(args.calls, args.rounds))
+    asyncio.run(measure(args.calls, args.rounds, args.gap_ms / 1000))
 
 
 if __name__ == "__main__":
