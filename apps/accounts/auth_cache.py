@@ -18,14 +18,17 @@ within one second. So:
 * a read that began before a ``forget`` is not stored (a generation counter), so a request racing a logout
   cannot put the old state back.
 
-Keys are ``(user_id, family_id)``: one entry per sign-in. The table is bounded (``MAX_ENTRIES``); when full,
-expired entries go first, then the oldest.
+Keys are ``(user_id, family_id)``: one entry per sign-in. Entries sit in the order they were stored, which is
+also the order they expire in, so every ``put`` drops the expired ones from the front: the table holds only the
+sign-ins of the last ``AUTH_STATE_CACHE_MS`` (5,000 sockets that signed in once leave nothing behind), and never
+more than ``MAX_ENTRIES`` (the oldest go first).
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -45,7 +48,7 @@ class AuthStateCache:
         self.ttl_s = ttl_ms / 1000
         self.max_entries = max_entries
         self._clock = clock
-        self._entries: dict[tuple[str, str], tuple[float, State]] = {}
+        self._entries: OrderedDict[tuple[str, str], tuple[float, State]] = OrderedDict()
         self._generation = 0
         self._lock = threading.Lock()
 
@@ -70,9 +73,13 @@ class AuthStateCache:
         with self._lock:
             if generation != self._generation:
                 return  # a forget ran while this state was being read: it may be the old one
-            if len(self._entries) >= self.max_entries:
-                self._make_room()
-            self._entries[(user_id, family_id)] = (self._clock() + self.ttl_s, state)
+            now = self._clock()
+            self._entries.pop((user_id, family_id), None)  # re-stored: to the back, where its expiry belongs
+            while self._entries and (
+                len(self._entries) >= self.max_entries or next(iter(self._entries.values()))[0] <= now
+            ):
+                self._entries.popitem(last=False)  # expired, or the oldest when the table is full
+            self._entries[(user_id, family_id)] = (now + self.ttl_s, state)
 
     def forget(self, user_id: str, family_id: str | None = None) -> None:
         """Drop a sign-in's state, or with ``family_id=None`` every state of the user."""
@@ -98,13 +105,6 @@ class AuthStateCache:
 
     def __len__(self) -> int:
         return len(self._entries)
-
-    def _make_room(self) -> None:
-        now = self._clock()
-        for key in [key for key, (expires, _state) in self._entries.items() if expires <= now]:
-            del self._entries[key]
-        while len(self._entries) >= self.max_entries:  # still full of live entries: the oldest go (insertion order)
-            del self._entries[next(iter(self._entries))]
 
 
 _shared: AuthStateCache | None = None

@@ -66,20 +66,22 @@ def test_a_read_that_began_before_a_forget_is_not_stored():
     assert cache.get("u1", "f1") is STATE
 
 
-def test_the_table_is_bounded_expired_entries_first_then_the_oldest():
+def test_expired_entries_leave_and_the_table_is_bounded():
     clock = Clock()
     cache = AuthStateCache(500, max_entries=3, clock=clock)
-    cache.put("old", "f", STATE, cache.generation)
+    for user in ("old1", "old2"):
+        cache.put(user, "f", STATE, cache.generation)
     clock.now += 0.4
+    cache.put("old1", "f", STATE, cache.generation)  # stored again: it expires later than "old2" now
+    clock.now += 0.1  # "old2" has expired
     cache.put("a", "f", STATE, cache.generation)
+    assert list(cache._entries) == [("old1", "f"), ("a", "f")], "the expired entry went with the next put"
+    clock.now += 0.5  # both expired: a sign-in's state does not outlive the TTL by more than the next put
     cache.put("b", "f", STATE, cache.generation)
-    clock.now += 0.2  # "old" has expired
-    cache.put("c", "f", STATE, cache.generation)
-    assert len(cache) == 3
-    assert cache.get("a", "f") is STATE
-    cache.put("d", "f", STATE, cache.generation)  # all live: the oldest ("a") goes
-    assert len(cache) == 3
-    assert [cache.get(u, "f") is STATE for u in ("a", "b", "c", "d")] == [False, True, True, True]
+    assert list(cache._entries) == [("b", "f")]
+    for user in ("c", "d", "e"):  # all live and the table full: the oldest goes
+        cache.put(user, "f", STATE, cache.generation)
+    assert list(cache._entries) == [("c", "f"), ("d", "f"), ("e", "f")]
 
 
 def test_a_ttl_of_zero_keeps_nothing():
