@@ -252,3 +252,83 @@ def test_a_closed_socket_is_freed_without_a_collection(first: str, server_closes
         uvloop.run(scenario())
     finally:
         gc.enable()
+
+
+class AnsweringApp:
+    """Answers every request with ``body``; ``stream`` sends the head, waits for ``go``, then the body."""
+
+    def __init__(self, body: bytes = b'{"ok":true}', *, stream: bool = False) -> None:
+        self.body, self.stream = body, stream
+        self.go = asyncio.Event()
+
+    async def __call__(self, scope, receive, send) -> None:
+        headers = [(b"content-type", b"application/json")]
+        if not self.stream:
+            headers.append((b"content-length", str(len(self.body)).encode()))
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        if self.stream:
+            await self.go.wait()
+        await send({"type": "http.response.body", "body": self.body, "more_body": False})
+
+
+async def http_exchange(app, request: bytes) -> tuple[BoundedHeadProtocol, RecordingTransport]:
+    """``manage.py serve``'s HTTP protocol on a recording transport, after ``request`` has arrived."""
+    config = build_config(app, ServeOptions("127.0.0.1", 0, 1, on_started=print))
+    config.load()
+    protocol = config.http_protocol_class(config=config, server_state=uvicorn.server.ServerState(), app_state={})
+    transport = RecordingTransport()
+    protocol.connection_made(transport)
+    protocol.data_received(request)
+    return protocol, transport
+
+
+GET = b"GET /v1/x HTTP/1.1\r\nHost: example.test\r\n\r\n"
+
+
+def test_an_answer_goes_out_in_one_write_head_and_body_together() -> None:
+    """Issue 14: uvicorn wrote a response's head and body separately, two syscalls per JSON answer."""
+
+    async def scenario() -> None:
+        protocol, transport = await http_exchange(AnsweringApp(), GET + GET)  # two requests, kept alive
+        await until(lambda: len(transport.written) == 2, what="both answers written")
+        for written in transport.written:
+            assert written.startswith(b"HTTP/1.1 200 OK\r\n")
+            assert written.endswith(b'\r\n\r\n{"ok":true}')
+        assert not transport.closing
+        protocol.connection_lost(None)
+
+    asyncio.run(scenario())
+
+
+def test_a_streams_head_is_not_held_back_until_its_first_event() -> None:
+    async def scenario() -> None:
+        app = AnsweringApp(b"data: first\n\n", stream=True)
+        protocol, transport = await http_exchange(app, GET)
+        await until(lambda: transport.written, what="the head written before any body")
+        assert transport.written[0].startswith(b"HTTP/1.1 200 OK\r\n")
+        assert transport.written[0].endswith(b"\r\n\r\n")
+        app.go.set()
+        await until(lambda: len(transport.written) == 2, what="the body written after it")
+        assert b"data: first" in transport.written[1]
+        protocol.connection_lost(None)
+
+    asyncio.run(scenario())
+
+
+def test_a_head_only_answer_and_a_closing_connection_still_get_their_head() -> None:
+    async def scenario() -> None:
+        _protocol, transport = await http_exchange(AnsweringApp(), b"HEAD /v1/x HTTP/1.1\r\nHost: example.test\r\n\r\n")
+        await until(lambda: transport.written, what="the HEAD answer written")
+        assert transport.written == [transport.written[0]]
+        assert transport.written[0].startswith(b"HTTP/1.1 200 OK\r\n")
+        assert transport.written[0].endswith(b"\r\n\r\n")
+
+        _protocol, transport = await http_exchange(
+            AnsweringApp(), b"GET /v1/x HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n"
+        )
+        await until(lambda: transport.closing, what="the connection closed after its answer")
+        assert len(transport.written) == 1
+        assert transport.written[0].startswith(b"HTTP/1.1 200 OK\r\n")
+        assert transport.written[0].endswith(b'{"ok":true}')
+
+    asyncio.run(scenario())

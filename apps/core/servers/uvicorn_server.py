@@ -14,6 +14,7 @@ Settings that differ from uvicorn's defaults, and why:
   dropped within about 40 s (``ws=BoundedWebSocketProtocol``); daphne pinged every 20 s with 30 s to answer.
 - ``http=BoundedHeadProtocol``: uvicorn's httptools protocol keeps a request line and headers of any size in
   memory; ours answers 431 once the head passes ``MAX_HEAD_BYTES`` (Twisted, under daphne, cuts at about 16 KB).
+  Its responses go out in one write, head and body together (``OneWriteCycle``).
 - The listening socket is bound here, so a port in use is an error message for ``serve``, not
   uvicorn's ``sys.exit(1)``.
 
@@ -35,7 +36,7 @@ from typing import Any
 
 import uvicorn
 from django.conf import settings
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.protocol import State
 
@@ -51,6 +52,82 @@ BACKLOG = 2048  # 5,000 sockets may connect in a burst (chat target 3); uvicorn'
 MAX_HEAD_BYTES = 32 * 1024
 HEAD_TOO_LARGE = b"request line and headers too large"
 DEAF_CLOSE_S = 1.0  # a socket closed for flooding: its transport closes this long after the close frame
+
+
+class _HeldWrite:
+    """Takes the place of the transport while uvicorn writes a response's head, and keeps the bytes."""
+
+    def __init__(self) -> None:
+        self.data = b""
+
+    def write(self, data: bytes) -> None:
+        self.data += data
+
+
+class _HeadFirst:
+    """Takes the place of the transport while uvicorn writes a body: its first write carries the held head."""
+
+    def __init__(self, transport: asyncio.Transport, head: bytes) -> None:
+        self.transport, self.head = transport, head
+
+    def write(self, data: bytes) -> None:
+        data, self.head = self.head + data, b""
+        self.transport.write(data)
+
+    def write_head(self) -> None:
+        """The head alone, when the body wrote nothing (HEAD, 204, an empty last chunk of a stream)."""
+        if self.head and not self.transport.is_closing():
+            self.write(b"")
+
+    def close(self) -> None:
+        self.write_head()
+        self.transport.close()
+
+    def is_closing(self) -> bool:
+        return self.transport.is_closing()
+
+
+class OneWriteCycle(RequestResponseCycle):
+    """uvicorn's request/response cycle, except that a response's head waits for its body's first bytes.
+
+    uvicorn writes the head when the application sends ``http.response.start`` and the body on the next message:
+    two writes, two syscalls and two TCP segments for every JSON answer. With 200 WebSockets attached, the head's
+    write alone was about 5 % of the event loop's samples (issue 14, docs/benchmarks.md). Django sends both
+    messages in one step, so they now go out in one write. A head whose body does not follow in the same step (a
+    stream waiting for its first event) is written at the loop's next iteration, so no client waits on it.
+    """
+
+    held_head: bytes | None = None
+
+    async def send(self, message: Any) -> None:
+        if message["type"] == "http.response.start" and not self.response_started:
+            transport, held = self.transport, _HeldWrite()
+            self.transport = held  # type: ignore[assignment]
+            try:
+                await super().send(message)
+            finally:
+                self.transport = transport
+            if held.data:
+                self.held_head = held.data
+                asyncio.get_running_loop().call_soon(self._write_held_head)
+            return
+        if self.held_head is None:
+            await super().send(message)
+            return
+        transport, head_first = self.transport, _HeadFirst(self.transport, self.held_head)
+        self.held_head = None
+        self.transport = head_first  # type: ignore[assignment]
+        try:
+            await super().send(message)
+        finally:
+            self.transport = transport
+            head_first.write_head()
+
+    def _write_held_head(self) -> None:
+        if self.held_head is not None:
+            head, self.held_head = self.held_head, None
+            if not self.transport.is_closing():
+                self.transport.write(head)
 
 
 class BoundedHeadProtocol(HttpToolsProtocol):
@@ -73,6 +150,9 @@ class BoundedHeadProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self.reading_head = False
         super().on_headers_complete()
+        if type(self.cycle) is RequestResponseCycle:
+            # uvicorn makes the cycle and its task right there; the task looks ``send`` up when it runs.
+            self.cycle.__class__ = OneWriteCycle
 
     def handle_websocket_upgrade(self) -> None:
         """uvicorn's hand-over to the WebSocket protocol, then what its ``connection_lost`` would do: drop the
