@@ -602,7 +602,9 @@ def run_load(mode: str, send_base: str, ws_base: str, plans: list[dict], *, rate
         "server_cpu_s": round(cpu_s, 3) if cpu_s is not None else None,
         "server_cpu_ms_per_msg": round(cpu_s * 1000 / len(sent["acks"]), 2) if cpu_s and sent["acks"] else None,
         # the kernel's part of it (socket syscalls, wake-ups): what a lone request pays that a batched one shares
-        "server_sys_cpu_ms_per_msg": round(sys_s * 1000 / len(sent["acks"]), 2) if sys_s and sent["acks"] else None,
+        "server_sys_cpu_ms_per_msg": (
+            round(sys_s * 1000 / len(sent["acks"]), 2) if sys_s is not None and sent["acks"] else None
+        ),
         "extensions": extensions,
         "client_cpu_pct": [r["cpu_pct"] for r in results],
         "sender_cpu_pct": round(sent["cpu_s"] / max(1e-6, sent["elapsed"]) * 100, 1),
