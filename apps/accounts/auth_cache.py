@@ -125,6 +125,11 @@ def forget_user(user_id: str) -> None:
     shared().forget(user_id)
 
 
+def forget_family(family_id: str) -> None:
+    """The cached state of one sign-in goes (after its family was revoked)."""
+    shared().forget_family(family_id)
+
+
 def on_sessions_revoked(event: Any) -> None:
     """``events.UserSessionsRevoked`` handler (subscribed in ``AccountsConfig.ready``)."""
     shared().forget(event.user_id, event.family_id)

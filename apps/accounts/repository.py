@@ -110,7 +110,7 @@ class AccountsRepository(Repository):
             {"fid": family_id, "reason": reason, "now": now_ms},
             operation="family_revoke",
         )
-        auth_cache.shared().forget_family(family_id)  # this process admits none of its requests from now on
+        auth_cache.forget_family(family_id)  # this process admits none of its requests from now on
 
     # -- for other apps (their SQL lives here: only accounts touches ``user`` and ``auth_family``) -----------
 

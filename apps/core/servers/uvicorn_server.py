@@ -75,7 +75,7 @@ class _HeadFirst:
         self.transport.write(data)
 
     def write_head(self) -> None:
-        """The head alone, when the body wrote nothing (HEAD, 204, an empty last chunk of a stream)."""
+        """The head alone, when the body wrote nothing (the answer to a HEAD request)."""
         if self.head and not self.transport.is_closing():
             self.write(b"")
 
