@@ -10,6 +10,7 @@ object to a private staging key, checks exactly the version it reads, copies tha
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -206,17 +207,39 @@ async def _confirm_concurrently(principal: Principal, upload_id: str, n: int) ->
     return await asyncio.gather(*(services_uploads.confirm_upload(principal, upload_id) for _ in range(n)))
 
 
-def test_concurrent_confirms_end_with_one_verified_row(backend, ana, api):
+class OverlappingMoves:
+    """Stands in for the storage's ``move`` during one round: no confirm's move runs until all ``n`` confirms have
+    reached it, then one moves and the others follow once it is done. Without it, whether the confirms overlapped
+    was up to the scheduler, and a run where one finished before the others started failed the test."""
+
+    def __init__(self, move, n: int) -> None:
+        self.move, self.arrived, self.first_done = move, threading.Barrier(n, timeout=30), threading.Event()
+
+    def __call__(self, src: str, dst: str) -> None:
+        first = self.arrived.wait() == 0  # each confirm's thread waits here until all n have come
+        if not first:
+            assert self.first_done.wait(30), "the first move never finished"
+        try:
+            self.move(src, dst)
+        finally:
+            if first:
+                self.first_done.set()
+
+
+def test_concurrent_confirms_end_with_one_verified_row(backend, ana, api, monkeypatch):
     cid = ana.contribution()["contribution_id"]
     principal = _principal(ana)
     lost_moves = metrics.storage_operations_total.labels("move", "not_found")
     before = lost_moves._value.get()
+    storage, move = get_storage(), get_storage().move
     for round_ in range(3):
         data = jpeg(lat=-6.0 - round_, lon=107.0)
         ticket = _ticket(ana, cid, data)
         assert _put(ana, ticket, data) == 200
 
+        monkeypatch.setattr(storage, "move", OverlappingMoves(move, 4))
         results = run_sync(_confirm_concurrently, principal, ticket["upload_id"], 4)
+        monkeypatch.setattr(storage, "move", move)
         assert all(result == results[0] for result in results)
         assert results[0]["status"] == "verified"
         assert results[0]["sha256"] == sha(data)
@@ -226,7 +249,7 @@ def test_concurrent_confirms_end_with_one_verified_row(backend, ana, api):
         assert row["storage_key"] not in _all_keys()
         evidence = _evidence(ana, cid, ticket, data)
         assert _served(ana, api, evidence["evidence_id"]) == data
-    assert lost_moves._value.get() > before  # the confirms really overlapped (others found the key moved)
+    assert lost_moves._value.get() == before + 3 * 3  # in each round, three confirms found the key moved
 
 
 def test_a_file_replaced_during_confirm_is_never_copied(backend, ana, monkeypatch):
