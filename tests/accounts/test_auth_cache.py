@@ -13,10 +13,11 @@ from apps.accounts import auth_cache, services
 from apps.accounts.auth_cache import AuthStateCache
 from apps.accounts.repository import AccountsRepository
 from apps.accounts.staff import set_role
-from apps.core.db import SurrealClient, get_db, run_sync
+from apps.core.db import get_db, run_sync
 from apps.core.errors import Unauthorized
 from apps.core.ids import now_ms
 from tests.accounts.conftest import bearer
+from tests.support.db_spy import spy_operations
 
 STATE = {"user": {"user_id": "u1", "enabled": True}, "family": {"user_id": "u1", "revoked": False}}
 
@@ -107,16 +108,7 @@ def test_the_setting_may_not_exceed_the_specs_second():
 def auth_reads(monkeypatch) -> list[str]:
     """Every ``auth_state`` read the database answered from now on; the process's cache starts empty."""
     auth_cache.shared().clear()
-    seen: list[str] = []
-    original = SurrealClient.query
-
-    async def spy(self, sql, variables=None, *, operation="query", **options):
-        if operation == "auth_state":
-            seen.append(operation)
-        return await original(self, sql, variables, operation=operation, **options)
-
-    monkeypatch.setattr(SurrealClient, "query", spy)
-    return seen
+    return spy_operations(monkeypatch, "query", only="auth_state")
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ import pytest
 from django.test import Client
 
 from apps.core import ratelimit
-from apps.core.db.client import SurrealClient
 from gotong.config import RateLimit
 from tests.evidence.fixtures import backend, local_storage, s3_storage  # noqa: F401 (storage backends)
+from tests.support.db_spy import spy_operations
 
 PASSWORD = "correct horse battery"
 
@@ -67,19 +67,6 @@ class Api:
 @pytest.fixture(autouse=True)
 def _generous_chat_limits():
     ratelimit.overrides["chat_send"] = RateLimit(100_000, 1, 100_000)
-
-
-def spy_operations(monkeypatch, method: str) -> list[str]:
-    """The ``operation`` names of every ``SurrealClient.<method>`` call from now on (undone with monkeypatch)."""
-    seen: list[str] = []
-    original = getattr(SurrealClient, method)
-
-    async def spy(self, sql, variables=None, *, operation=method, **options):
-        seen.append(operation)
-        return await original(self, sql, variables, operation=operation, **options)
-
-    monkeypatch.setattr(SurrealClient, method, spy)
-    return seen
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from django.test import Client
 from apps.accounts import services as accounts
 from apps.chat import services, streams, typing
 from apps.chat.hub import get_hub
-from tests.chat.conftest import spy_operations
 from tests.chat.streaming import Collector, check
+from tests.support.db_spy import spy_operations
 
 T = "/v1/chat/threads"
 
