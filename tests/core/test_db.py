@@ -84,6 +84,18 @@ class TestErrorMapping:
             run_sync(scenario)
         assert caught.value.record == "dl_counter:hot"
 
+    def test_duplicate_escaped_record_id_is_a_conflict_too(self, surreal_db):
+        """An id that needs escaping (a hex id starting with a digit, a hyphen) comes back in backticks."""
+
+        async def scenario():
+            await surreal_db.write(SCHEMA)
+            await surreal_db.write("CREATE type::record('dl_counter', '0193-ab') SET last_seq = 1;")
+            await surreal_db.write("CREATE type::record('dl_counter', '0193-ab') SET last_seq = 2;")
+
+        with pytest.raises(UniqueViolation) as caught:
+            run_sync(scenario)
+        assert caught.value.record == "dl_counter:`0193-ab`"
+
     def test_parse_error_is_an_internal_error_not_a_client_error(self, surreal_db):
         with pytest.raises(DatabaseError) as caught:
             run_sync(surreal_db.query, "SELEC nonsense;")
@@ -229,11 +241,11 @@ class TestRetryOfRetryableConflicts:
         client = SurrealClient("mem://", "ns_retry", "db", max_attempts=3)
         calls = []
 
-        async def always_conflicting(sql, variables=None, *, operation="query"):
+        async def always_conflicting(sql, variables):
             calls.append(sql)
             raise RetryableConflict()
 
-        monkeypatch.setattr(client, "query", always_conflicting)
+        monkeypatch.setattr(client, "_raw", always_conflicting)
         with pytest.raises(RetryableConflict) as caught:
             run_sync(client.write, "RETURN 1;")
         assert len(calls) == 3

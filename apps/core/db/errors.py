@@ -15,7 +15,8 @@ from surrealdb import ConnectionUnavailableError, ServerError, ThrownError, Tran
 from apps.core.errors import AppError, Conflict, Unavailable
 
 _INDEX_CONFLICT = re.compile(r"Database index `(?P<index>[^`]+)` already contains")
-_RECORD_CONFLICT = re.compile(r"Database record `(?P<record>[^`]+)` already exists")
+# An id that needs escaping comes back in backticks itself (dl_counter:`0193-ab`): match up to the last one.
+_RECORD_CONFLICT = re.compile(r"Database record `(?P<record>.+)` already exists")
 _RETRYABLE = ("can be retried", "Transaction conflict", "Resource busy")
 
 
