@@ -55,6 +55,8 @@ class AppConfig:
     surreal_db: str = "chat"
     surreal_user: str = "root"
     surreal_pass: str = "root"
+    # mem:// group commit: at most this many queued write transactions per engine call (1 = one at a time).
+    surreal_write_batch: int = 32
     # Memory bounds of the embedded file engine (surrealkv://), passed to it through its own variables.
     # Its defaults scale with the host (a 1 GiB write buffer and half the RAM as block cache on this 24 GiB
     # machine), so one app process would grow for hours; docs/data-layer.md "Engine memory".
@@ -157,6 +159,7 @@ def _database(r: EnvReader, defaults: AppConfig) -> dict[str, Any]:
         "surreal_db": r.text("SURREAL_DB", defaults.surreal_db, allow_empty=False),
         "surreal_user": r.text("SURREAL_USER", defaults.surreal_user),
         "surreal_pass": r.text("SURREAL_PASS", defaults.surreal_pass),
+        "surreal_write_batch": r.integer("SURREAL_WRITE_BATCH", defaults.surreal_write_batch, minimum=1, maximum=256),
         "surrealkv_max_memtable_size": r.byte_size(
             "SURREAL_SURREALKV_MAX_MEMTABLE_SIZE", defaults.surrealkv_max_memtable_size
         ),

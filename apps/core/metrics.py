@@ -25,6 +25,11 @@ http_request_duration_seconds = Histogram(
 db_query_duration_seconds = Histogram(
     "gotong_db_query_duration_seconds", "SurrealDB call latency by operation", ["operation"], buckets=_LATENCY_BUCKETS
 )
+db_write_batch_size = Histogram(
+    "gotong_db_write_batch_size",
+    "Write transactions per engine call of the mem:// group commit (apps/core/db/group_commit.py)",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)
 db_transaction_retries_total = Counter(
     "gotong_db_transaction_retries_total", "Write transactions retried after a retryable conflict", ["operation"]
 )

@@ -12,7 +12,7 @@ from django.test import Client
 from apps.core import ratelimit
 from gotong.config import RateLimit
 from tests.evidence.fixtures import backend, local_storage, s3_storage  # noqa: F401 (storage backends)
-from tests.support.db_spy import spy_operations
+from tests.support.db_spy import spy_round_trips
 
 PASSWORD = "correct horse battery"
 
@@ -71,12 +71,9 @@ def _generous_chat_limits():
 
 @pytest.fixture
 def round_trips(monkeypatch) -> list[str]:
-    """The ``operation`` of every database round trip made while the fixture is active.
-
-    Only ``query`` is spied: ``write`` sends its transaction through ``query``, so spying both would count
-    each write twice.
-    """
-    return spy_operations(monkeypatch, "query")
+    """The ``operation`` of every database round trip made while the fixture is active (each counted once:
+    ``tests/support/db_spy.spy_round_trips``)."""
+    return spy_round_trips(monkeypatch)
 
 
 @pytest.fixture

@@ -56,13 +56,13 @@ def test_retried_write_transactions_are_counted(monkeypatch):
     client = SurrealClient("mem://", "ns_metrics", "db", max_attempts=3)
     calls = []
 
-    async def conflict_once(sql, variables=None, *, operation="query"):
+    async def conflict_once(sql, variables):
         calls.append(sql)
         if len(calls) == 1:
             raise RetryableConflict()
-        return [None, 1, None]
+        return [{"status": "OK", "result": r} for r in (None, 1, None)]
 
-    monkeypatch.setattr(client, "query", conflict_once)
+    monkeypatch.setattr(client, "_raw", conflict_once)
     labels = {"operation": "metrics_test"}
     before = sample("gotong_db_transaction_retries_total", labels)
     assert asyncio.run(client.write("RETURN 1;", operation="metrics_test")) == [1]

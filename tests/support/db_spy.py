@@ -18,3 +18,20 @@ def spy_operations(monkeypatch, method: str, *, only: str | None = None) -> list
 
     monkeypatch.setattr(SurrealClient, method, spy)
     return seen
+
+
+def spy_round_trips(monkeypatch) -> list[str]:
+    """The ``operation`` of every round trip to the engine from now on, each counted once.
+
+    Reads, and writes on a server engine, go through ``query``; on ``mem://`` a write goes through the group
+    commit's engine call instead (``_execute_serialised``), which names every transaction it carried.
+    """
+    seen = spy_operations(monkeypatch, "query")
+    original = SurrealClient._execute_serialised
+
+    async def spy(self, sql, variables, operations):
+        seen.extend(operations)
+        return await original(self, sql, variables, operations)
+
+    monkeypatch.setattr(SurrealClient, "_execute_serialised", spy)
+    return seen

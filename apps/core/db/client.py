@@ -7,7 +7,8 @@ Why it looks like this (measured facts in ``../shared/notes/environment.md``):
 * One handle per process: an embedded file database is locked by the first
   handle that opens it.
 * ``mem://`` loses acknowledged concurrent writes to one record, so on that
-  engine write transactions are serialised in the process (``_write_lock``).
+  engine write transactions are serialised in the process; the ones that
+  queue meanwhile go to the engine together (``group_commit``).
 * Other engines report write conflicts as retryable; a write transaction is
   retried a bounded number of times, then the caller gets 503.
 * Every write is one SurrealQL transaction (``write``): a failure anywhere
@@ -23,7 +24,6 @@ import contextlib
 import logging
 import os
 import random
-import re
 import time
 import weakref
 from collections.abc import Awaitable, Callable
@@ -42,13 +42,13 @@ from apps.core.db.errors import (
     error_from_message,
     first_failure,
 )
+from apps.core.db.group_commit import GroupCommit
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MEMORY_SCHEMES = ("mem", "memory")
 EMBEDDED_SCHEMES = (*MEMORY_SCHEMES, "surrealkv", "file")
-_PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
 class SurrealClient:
@@ -64,6 +64,7 @@ class SurrealClient:
         password: str = "root",
         max_attempts: int = 8,
         serialise_writes: bool | None = None,
+        write_batch: int = 32,
     ) -> None:
         codec.install()  # the SDK's CBOR through C (apps/core/db/codec.py); idempotent
         self.endpoint = endpoint
@@ -77,6 +78,8 @@ class SurrealClient:
         self.is_memory = scheme in MEMORY_SCHEMES
         # The mem:// data-loss workaround. Settable for the regression test only.
         self.serialise_writes = self.is_memory if serialise_writes is None else serialise_writes
+        # At most this many queued write transactions per engine call (``group_commit``; 1 = one at a time).
+        self.write_batch = write_batch
         # Embedded: one engine handle for the process (the file lock allows no second one).
         # Server (ws://): the SDK's socket belongs to the event loop that opened it, and sync
         # callers bring their own loop (async_to_sync), so there is one connection per loop.
@@ -85,7 +88,7 @@ class SurrealClient:
         self._connect_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
         )
-        self._write_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+        self._group_commits: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, GroupCommit] = (
             weakref.WeakKeyDictionary()
         )
         # ``write(serialise_on=...)``: a lock per contended record and loop, alive while someone holds or awaits it.
@@ -118,12 +121,29 @@ class SurrealClient:
         return lock
 
     def _serialised(self, record: str | None) -> contextlib.AbstractAsyncContextManager[Any]:
-        """What a write transaction waits for in this process: every write on ``mem://``, else its record's turn."""
-        if self.serialise_writes:
-            return self._loop_lock(self._write_locks)
+        """What a write transaction waits for in this process when writes are not all serialised: its record's
+        turn (``serialise_on``), else nothing."""
         if record is not None:
             return self._record_lock(record)
         return contextlib.nullcontext()
+
+    def _group_commit(self) -> GroupCommit:
+        """This loop's queue of serialised writes (like the locks, asyncio futures belong to one loop)."""
+        loop = asyncio.get_running_loop()
+        group = self._group_commits.get(loop)
+        if group is None:
+            group = self._group_commits[loop] = GroupCommit(self._execute_serialised, self.write_batch)
+        return group
+
+    async def _execute_serialised(self, sql: str, variables: dict[str, Any], operations: list[str]) -> list[Any]:
+        """One engine call of the group commit: raw per-statement results, timed under each caller's label."""
+        started = time.perf_counter()
+        try:
+            return await self._counted(self._raw(sql, variables))
+        finally:
+            elapsed = time.perf_counter() - started
+            for operation in operations:
+                metrics.db_query_duration_seconds.labels(operation).observe(elapsed)
 
     @property
     def _conn(self) -> Any:
@@ -212,10 +232,7 @@ class SurrealClient:
             statements = await self._raw(sql, variables)
         finally:
             metrics.db_query_duration_seconds.labels(operation).observe(time.perf_counter() - started)
-        failure = first_failure(statements)
-        if failure is not None:
-            raise error_from_message(str(failure.get("result")), failure.get("kind"))
-        return [s.get("result") for s in statements]
+        return _results(statements)
 
     async def write(
         self,
@@ -227,8 +244,9 @@ class SurrealClient:
     ) -> list[Any]:
         """Run statements as one transaction; returns the results of the inner statements.
 
-        Serialised in-process on ``mem://``; retried while the engine reports a
-        retryable conflict, at most ``max_attempts`` times, then 503.
+        Serialised in-process on ``mem://`` (``group_commit``: writes that wait meanwhile reach the engine
+        together, each still its own transaction); retried while the engine reports a retryable conflict, at
+        most ``max_attempts`` times, then 503.
 
         ``serialise_on`` names a record every such transaction writes (a chat thread's ``seq`` counter): this
         process then runs them one at a time, in arrival order, instead of letting them conflict with each
@@ -239,8 +257,11 @@ class SurrealClient:
         wrapped = f"BEGIN TRANSACTION;\n{sql.strip().rstrip(';')};\nCOMMIT TRANSACTION;"
         for attempt in range(1, self.max_attempts + 1):
             try:
-                async with self._serialised(serialise_on):
-                    results = await self._counted(self.query(wrapped, variables, operation=operation))
+                if self.serialise_writes:
+                    results = _results(await self._group_commit().run(wrapped, variables or {}, operation))
+                else:
+                    async with self._serialised(serialise_on):
+                        results = await self._counted(self.query(wrapped, variables, operation=operation))
                 return results[1:-1]
             except RetryableConflict:
                 if attempt == self.max_attempts:
@@ -260,6 +281,14 @@ class SurrealClient:
 
     async def ping(self) -> None:
         await self.query("RETURN 1;", operation="ping")
+
+
+def _results(statements: list[dict[str, Any]]) -> list[Any]:
+    """One result per statement; raises the failure that caused a failed query."""
+    failure = first_failure(statements)
+    if failure is not None:
+        raise error_from_message(str(failure.get("result")), failure.get("kind"))
+    return [s.get("result") for s in statements]
 
 
 _client: SurrealClient | None = None
@@ -300,6 +329,7 @@ def get_db() -> SurrealClient:
             cfg.surreal_db,
             username=cfg.surreal_user,
             password=cfg.surreal_pass,
+            write_batch=cfg.surreal_write_batch,
         )
     return _client
 
@@ -324,10 +354,3 @@ def run_sync(func: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
         return async_to_sync(func)(*args, **kwargs)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="run_sync") as pool:
         return pool.submit(async_to_sync(func), *args, **kwargs).result()
-
-
-def prefix_params(sql: str, variables: dict[str, Any], prefix: str) -> tuple[str, dict[str, Any]]:
-    """Rename ``$name`` to ``$<prefix>name`` for the given variables (unit-of-work merging)."""
-    names = set(variables)
-    renamed = _PARAM.sub(lambda m: f"${prefix}{m.group(1)}" if m.group(1) in names else m.group(0), sql)
-    return renamed, {f"{prefix}{k}": v for k, v in variables.items()}

@@ -12,8 +12,9 @@ from typing import Any
 
 from surrealdb import RecordID
 
-from apps.core.db.client import SurrealClient, get_db, prefix_params
+from apps.core.db.client import SurrealClient, get_db
 from apps.core.db.errors import DatabaseError
+from apps.core.db.params import prefix_params
 
 
 @dataclass(frozen=True)
