@@ -981,6 +981,8 @@ def print_load(name: str, r: dict) -> None:
           f"{r['machine_busy_pct']} %, load {r['load_before']}->{r['load_after']}", flush=True)  # fmt: skip
     if "server" in r:
         print("    " + pb.gc_line(r["server"]["gc"]), flush=True)
+        if r["server"].get("write_batches"):
+            print("    " + pb.batches_line(r["server"]["write_batches"]), flush=True)
     if r.get("breakdown"):
         print("\n".join(pb.table_lines(f"    [{name}] server CPU by component", r["breakdown"], r["server"],
                                        markdown=False)), flush=True)  # fmt: skip

@@ -36,6 +36,7 @@ ENGINE = "SurrealDB engine (native threads, /proc)"
 OTHER_APP = "other app code (chat/accounts services, views)"
 OTHER = "other"
 GC_METRIC = "gotong_gc_pause_seconds"
+BATCH_METRIC = "gotong_db_write_batch_size"
 
 # (component, module path fragments). Paths are normalised to "/<package>/<module>.py" (site-packages, the
 # standard library and the repository stripped), so "/json/" is the standard library's json package.
@@ -119,14 +120,41 @@ def cpu_snapshot(pid: int) -> dict[str, float]:
     return {"total": seconds(Path(f"/proc/{pid}/stat").read_text()), "engine": engine}
 
 
-def scrape_gc(metrics_url: str) -> dict[str, dict[str, Any]] | None:
-    """``{generation: {"buckets": {le: cumulative}, "count", "sum"}}`` of ``GC_METRIC``; None if not served."""
+def scrape(metrics_url: str) -> str | None:
+    """The server's Prometheus text; None if not served."""
     import httpx
 
     try:
-        return parse_gc(httpx.get(metrics_url, timeout=15).text)
+        return httpx.get(metrics_url, timeout=15).text
     except httpx.HTTPError:
         return None
+
+
+def parse_write_batches(text: str) -> tuple[float, float] | None:
+    """(engine calls, write transactions) so far of the mem:// group commit (``BATCH_METRIC``); None if absent."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for family in text_string_to_metric_families(text):
+        if family.name == BATCH_METRIC:
+            values = {sample.name: sample.value for sample in family.samples}
+            return values.get(f"{BATCH_METRIC}_count", 0.0), values.get(f"{BATCH_METRIC}_sum", 0.0)
+    return None
+
+
+def write_batches(before: tuple[float, float] | None, after: tuple[float, float] | None) -> dict[str, Any] | None:
+    """The phase's group commit: engine calls, the write transactions they carried, and the mean batch."""
+    if before is None or after is None:
+        return None
+    calls, transactions = after[0] - before[0], after[1] - before[1]
+    return {"engine_calls": int(calls), "transactions": int(transactions),
+            "mean_batch": round(transactions / calls, 2) if calls else None}  # fmt: skip
+
+
+def batches_line(batches: dict[str, Any] | None) -> str:
+    if not batches:
+        return "write batches: n/a (not mem://, or the metric is not served)"
+    return (f"write batches (mem:// group commit): {batches['transactions']} write transactions in "
+            f"{batches['engine_calls']} engine calls, mean {batches['mean_batch']} per call")  # fmt: skip
 
 
 def parse_gc(text: str) -> dict[str, dict[str, Any]] | None:
@@ -217,7 +245,9 @@ class PhaseProbe:
         self.note = ""
 
     def start(self) -> None:
-        self.gc0 = scrape_gc(self.metrics_url) if self.metrics_url else None
+        text = scrape(self.metrics_url) if self.metrics_url else None
+        self.gc0 = None if text is None else parse_gc(text)
+        self.batches0 = None if text is None else parse_write_batches(text)
         if self.profile is not None:
             binary = py_spy()
             if binary is None:
@@ -245,11 +275,13 @@ class PhaseProbe:
                 samples = read_collapsed(self.profile)
             else:
                 self.note = f"py-spy wrote nothing (see {self.profile.with_suffix('.log')})"
-        gc1 = scrape_gc(self.metrics_url) if self.metrics_url else None
+        text = scrape(self.metrics_url) if self.metrics_url else None
+        gc1 = None if text is None else parse_gc(text)
+        batches1 = None if text is None else parse_write_batches(text)
         total, engine = cpu1["total"] - self.cpu0["total"], cpu1["engine"] - self.cpu0["engine"]
         return {"cpu_s": round(total, 3), "engine_cpu_s": round(engine, 3), "samples": dict(samples),
                 "profile": str(self.profile) if samples else None, "note": self.note,
-                "gc": gc_pauses(self.gc0, gc1)}  # fmt: skip
+                "gc": gc_pauses(self.gc0, gc1), "write_batches": write_batches(self.batches0, batches1)}  # fmt: skip
 
 
 def breakdown(server: dict[str, Any], sends: int, frames: int) -> list[dict[str, Any]]:
