@@ -58,9 +58,11 @@ class _Gate:
 
         client._raw = raw
 
-    async def queue_behind_hold(self, writes: list) -> list:
-        """Starts the held write, queues ``writes`` (coroutines) behind it, releases; returns their outcomes."""
+    async def queue_behind_hold(self, writes: list) -> tuple[list, int]:
+        """Starts the held write, queues ``writes`` (coroutines) behind it, releases; returns their outcomes and
+        the engine calls made from the held write on."""
         group = self.client._group_commit()
+        calls_before = group.calls
         hold = asyncio.ensure_future(self.client.write(HOLD, operation="hold"))
         while not self.calls or HOLD not in self.calls[-1]:
             await asyncio.sleep(0)
@@ -70,7 +72,7 @@ class _Gate:
         self.released.set()
         outcomes = await asyncio.gather(*tasks, return_exceptions=True)
         await hold
-        return outcomes
+        return outcomes, group.calls - calls_before
 
 
 def _append(client: SurrealClient, key: str, fail: bool = False):
@@ -88,14 +90,11 @@ def test_queued_writes_share_one_engine_call_and_each_gets_its_own_result():
         client = await _client()
         await _learn(client)
         gate = _Gate(client)
-        group = client._group_commit()
-        calls_before = group.calls
         batches_of_ten = REGISTRY.get_sample_value("gotong_db_write_batch_size_bucket", {"le": "16.0"}) - (
             REGISTRY.get_sample_value("gotong_db_write_batch_size_bucket", {"le": "8.0"})
         )
-        outcomes = await gate.queue_behind_hold([_append(client, f"k{i}") for i in range(10)])
+        outcomes, calls = await gate.queue_behind_hold([_append(client, f"k{i}") for i in range(10)])
         stored = (await client.query("SELECT key, seq FROM gc_item ORDER BY seq;"))[0]
-        calls = group.calls - calls_before
         batches_of_ten = (
             REGISTRY.get_sample_value("gotong_db_write_batch_size_bucket", {"le": "16.0"})
             - REGISTRY.get_sample_value("gotong_db_write_batch_size_bucket", {"le": "8.0"})
@@ -119,7 +118,7 @@ def test_a_failing_transaction_fails_alone_and_leaves_nothing_behind():
         client = await _client()
         await _learn(client)
         gate = _Gate(client)
-        outcomes = await gate.queue_behind_hold(
+        outcomes, _ = await gate.queue_behind_hold(
             [_append(client, "a"), _append(client, "b", fail=True), _append(client, "warm-up"), _append(client, "c")]
         )
         stored = (await client.query("SELECT key, seq FROM gc_item ORDER BY seq;"))[0]
@@ -143,12 +142,9 @@ def test_a_text_not_seen_before_runs_alone_then_joins_batches():
     async def scenario():
         client = await _client()
         await client.write(HOLD, operation="hold")
-        gate = _Gate(client)
-        group = client._group_commit()
-        calls_before = group.calls
-        first = await gate.queue_behind_hold([_append(client, f"n{i}") for i in range(4)])
+        outcomes_and_calls = await _Gate(client).queue_behind_hold([_append(client, f"n{i}") for i in range(4)])
         await client.close()
-        return first, group.calls - calls_before
+        return outcomes_and_calls
 
     outcomes, calls = run_sync(scenario)
     assert [o[-1]["key"] for o in outcomes] == ["n0", "n1", "n2", "n3"]
@@ -195,7 +191,7 @@ def test_an_engine_failure_fails_its_batch_only_and_the_queue_goes_on():
             return await held_raw(sql, variables)
 
         client._raw = broken_for_batches
-        outcomes = await gate.queue_behind_hold([_append(client, "x"), _append(client, "y")])
+        outcomes, _ = await gate.queue_behind_hold([_append(client, "x"), _append(client, "y")])
         client._raw = held_raw
         after = await _append(client, "z")
         keys = (await client.query("SELECT VALUE key FROM gc_item;"))[0]
@@ -215,8 +211,7 @@ def test_a_batch_whose_answer_cannot_be_split_is_refused_not_misattributed():
         group = client._group_commit()
         for sql in list(group._counts):
             group._counts[sql] += 1  # as if the engine answered one statement less per transaction than learnt
-        gate = _Gate(client)
-        outcomes = await gate.queue_behind_hold([_append(client, "p"), _append(client, "q")])
+        outcomes, _ = await _Gate(client).queue_behind_hold([_append(client, "p"), _append(client, "q")])
         await client.close()
         return outcomes
 
@@ -229,12 +224,9 @@ def test_batches_never_exceed_the_configured_size(write_batch):
     async def scenario():
         client = await _client(write_batch=write_batch)
         await _learn(client)
-        gate = _Gate(client)
-        group = client._group_commit()
-        calls_before = group.calls
-        outcomes = await gate.queue_behind_hold([_append(client, f"s{i}") for i in range(6)])
+        outcomes_and_calls = await _Gate(client).queue_behind_hold([_append(client, f"s{i}") for i in range(6)])
         await client.close()
-        return outcomes, group.calls - calls_before
+        return outcomes_and_calls
 
     outcomes, calls = run_sync(scenario)
     assert [o[-1]["seq"] for o in outcomes] == list(range(2, 8))
@@ -249,8 +241,9 @@ def test_a_name_one_transaction_defines_is_not_seen_by_the_next():
         client = await _client()
         await _learn(client)
         await client.write(probe, operation="probe")
-        gate = _Gate(client)
-        outcomes = await gate.queue_behind_hold([_append(client, "first"), client.write(probe, operation="probe")])
+        outcomes, _ = await _Gate(client).queue_behind_hold(
+            [_append(client, "first"), client.write(probe, operation="probe")]
+        )
         await client.close()
         return outcomes
 
