@@ -79,16 +79,18 @@ def _append(client: SurrealClient, key: str, fail: bool = False):
     return client.write(APPEND, {"key": key, "fail": fail}, operation="append")
 
 
-async def _learn(client: SurrealClient) -> None:
-    """Runs each text once alone: a text joins a batch only once its statement count is known."""
+async def _learnt_client(**kwargs) -> SurrealClient:
+    """A client that has run each text once alone (a text joins a batch only once its statement count is known);
+    the append stored ``warm-up`` with seq 1."""
+    client = await _client(**kwargs)
     await client.write(HOLD, operation="hold")
     await _append(client, "warm-up")
+    return client
 
 
 def test_queued_writes_share_one_engine_call_and_each_gets_its_own_result():
     async def scenario():
-        client = await _client()
-        await _learn(client)
+        client = await _learnt_client()
         gate = _Gate(client)
         batches_of_ten = REGISTRY.get_sample_value("gotong_db_write_batch_size_bucket", {"le": "16.0"}) - (
             REGISTRY.get_sample_value("gotong_db_write_batch_size_bucket", {"le": "8.0"})
@@ -115,8 +117,7 @@ def test_queued_writes_share_one_engine_call_and_each_gets_its_own_result():
 
 def test_a_failing_transaction_fails_alone_and_leaves_nothing_behind():
     async def scenario():
-        client = await _client()
-        await _learn(client)
+        client = await _learnt_client()
         gate = _Gate(client)
         outcomes, _ = await gate.queue_behind_hold(
             [_append(client, "a"), _append(client, "b", fail=True), _append(client, "warm-up"), _append(client, "c")]
@@ -154,8 +155,7 @@ def test_a_text_not_seen_before_runs_alone_then_joins_batches():
 
 def test_a_caller_that_gave_up_while_queued_is_never_written():
     async def scenario():
-        client = await _client()
-        await _learn(client)
+        client = await _learnt_client()
         gate = _Gate(client)
         group = client._group_commit()
         hold = asyncio.ensure_future(client.write(HOLD, operation="hold"))
@@ -180,8 +180,7 @@ def test_a_caller_that_gave_up_while_queued_is_never_written():
 
 def test_an_engine_failure_fails_its_batch_only_and_the_queue_goes_on():
     async def scenario():
-        client = await _client()
-        await _learn(client)
+        client = await _learnt_client()
         gate = _Gate(client)
         held_raw = client._raw
 
@@ -206,8 +205,7 @@ def test_an_engine_failure_fails_its_batch_only_and_the_queue_goes_on():
 
 def test_a_batch_whose_answer_cannot_be_split_is_refused_not_misattributed():
     async def scenario():
-        client = await _client()
-        await _learn(client)
+        client = await _learnt_client()
         group = client._group_commit()
         for sql in list(group._counts):
             group._counts[sql] += 1  # as if the engine answered one statement less per transaction than learnt
@@ -222,8 +220,7 @@ def test_a_batch_whose_answer_cannot_be_split_is_refused_not_misattributed():
 @pytest.mark.parametrize("write_batch", [1, 3])
 def test_batches_never_exceed_the_configured_size(write_batch):
     async def scenario():
-        client = await _client(write_batch=write_batch)
-        await _learn(client)
+        client = await _learnt_client(write_batch=write_batch)
         outcomes_and_calls = await _Gate(client).queue_behind_hold([_append(client, f"s{i}") for i in range(6)])
         await client.close()
         return outcomes_and_calls
@@ -238,8 +235,7 @@ def test_a_name_one_transaction_defines_is_not_seen_by_the_next():
     probe = "$seq;"
 
     async def scenario():
-        client = await _client()
-        await _learn(client)
+        client = await _learnt_client()
         await client.write(probe, operation="probe")
         outcomes, _ = await _Gate(client).queue_behind_hold(
             [_append(client, "first"), client.write(probe, operation="probe")]

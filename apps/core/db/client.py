@@ -136,14 +136,8 @@ class SurrealClient:
         return group
 
     async def _execute_serialised(self, sql: str, variables: dict[str, Any], operations: list[str]) -> list[Any]:
-        """One engine call of the group commit: raw per-statement results, timed under each caller's label."""
-        started = time.perf_counter()
-        try:
-            return await self._counted(self._raw(sql, variables))
-        finally:
-            elapsed = time.perf_counter() - started
-            for operation in operations:
-                metrics.db_query_duration_seconds.labels(operation).observe(elapsed)
+        """One engine call of the group commit: raw per-statement results."""
+        return await self._counted(self._timed_raw(sql, variables, operations))
 
     @property
     def _conn(self) -> Any:
@@ -225,14 +219,21 @@ class SurrealClient:
             raise error_from_message(str(error.get("message", error)), error.get("kind"))
         return list(response.get("result") or [])
 
-    async def query(self, sql: str, variables: dict[str, Any] | None = None, *, operation: str = "query") -> list[Any]:
-        """Run read statements; returns one result per statement, raises the first failure."""
+    async def _timed_raw(
+        self, sql: str, variables: dict[str, Any] | None, operations: list[str]
+    ) -> list[dict[str, Any]]:
+        """``_raw``, its duration recorded under each caller's operation (a group commit's call has several)."""
         started = time.perf_counter()
         try:
-            statements = await self._raw(sql, variables)
+            return await self._raw(sql, variables)
         finally:
-            metrics.db_query_duration_seconds.labels(operation).observe(time.perf_counter() - started)
-        return _results(statements)
+            elapsed = time.perf_counter() - started
+            for operation in operations:
+                metrics.db_query_duration_seconds.labels(operation).observe(elapsed)
+
+    async def query(self, sql: str, variables: dict[str, Any] | None = None, *, operation: str = "query") -> list[Any]:
+        """Run read statements; returns one result per statement, raises the first failure."""
+        return _results(await self._timed_raw(sql, variables, [operation]))
 
     async def write(
         self,

@@ -58,11 +58,10 @@ class GroupCommit:
         self.max_batch = max_batch
         self._waiting: deque[_Queued] = deque()
         self._busy = False
-        self._drainer: asyncio.Task[None] | None = None
+        self._drainer: asyncio.Task[None] | None = None  # held: the loop keeps only a weak reference to a task
         self._counts: dict[str, int] = {}
-        # Diagnostics for tests and benchmarks: engine calls made and transactions they carried.
+        # Engine calls made, for tests (gotong_db_write_batch_size has the transactions they carried).
         self.calls = 0
-        self.transactions = 0
 
     async def run(self, sql: str, variables: dict[str, Any], operation: str) -> Statements:
         """The raw results of transaction text ``sql`` (``BEGIN … COMMIT``), run after every write queued before it."""
@@ -78,7 +77,6 @@ class GroupCommit:
 
     async def _alone(self, sql: str, variables: dict[str, Any], operation: str) -> Statements:
         self.calls += 1
-        self.transactions += 1
         metrics.db_write_batch_size.observe(1)
         statements = await self._execute(sql, variables, [operation])
         if sql not in self._counts:
@@ -143,7 +141,6 @@ class GroupCommit:
             parts.append(sql)
             merged.update(variables)
         self.calls += 1
-        self.transactions += len(batch)
         metrics.db_write_batch_size.observe(len(batch))
         statements = await self._execute("\n".join(parts), merged, [item.operation for item in batch])
         counts = [self._counts[item.sql] for item in batch]
