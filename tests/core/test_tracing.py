@@ -9,6 +9,7 @@ import sys
 import threading
 
 import pytest
+from opentelemetry import propagate, trace
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -126,3 +127,38 @@ def test_flush_with_the_collector_down_does_not_hold_the_exit(otlp_collector):
 def test_flush_without_configured_tracing_is_a_no_op(monkeypatch):
     monkeypatch.setattr(tracing, "_provider", None)
     assert tracing.flush(timeout_s=0.1) is False
+
+
+PARENT_TRACE = "0af7651916cd43dd8448eb211c80319c"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"traceparent": f"00-{PARENT_TRACE}-b7ad6b7169203331-01"},
+        {"traceparent": f"00-{PARENT_TRACE}-b7ad6b7169203331-00"},
+        {"traceparent": f"00-{PARENT_TRACE}-b7ad6b7169203331-01", "tracestate": "vendor=abc"},
+    ],
+    ids=["no-parent", "sampled-parent", "unsampled-parent", "with-tracestate"],
+)
+def test_with_nothing_exporting_the_request_span_is_unrecorded_with_the_context_the_sdk_would_give(
+    monkeypatch, headers
+):
+    """Issue 14: no span processor, so the request span is not recorded, yet logs, the outbox and outgoing
+    ``traceparent`` headers see the ids and flags the SDK's own span would have had."""
+    monkeypatch.setattr(tracing, "_exporting", False)
+    with tracing.server_span("POST", "/v1/x", headers, "http", "testserver") as span:
+        assert not span.is_recording()
+        ours = span.get_span_context()
+        outgoing = tracing.current_traceparent()
+    sdk_span = tracing.tracer().start_span("POST", context=propagate.extract(headers), kind=trace.SpanKind.SERVER)
+    theirs = sdk_span.get_span_context()
+    assert (ours.trace_flags, ours.trace_state) == (theirs.trace_flags, theirs.trace_state)
+    assert ours.is_valid and not ours.is_remote
+    if headers:
+        assert ours.trace_id == theirs.trace_id == int(PARENT_TRACE, 16)
+        assert ours.span_id != int("b7ad6b7169203331", 16)
+    else:
+        assert ours.trace_id != theirs.trace_id  # a new trace each time, as the SDK makes one
+    assert outgoing == f"00-{ours.trace_id:032x}-{ours.span_id:016x}-{int(ours.trace_flags):02x}"

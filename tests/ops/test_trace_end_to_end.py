@@ -54,3 +54,30 @@ async def test_contribution_request_and_webhook_delivery_share_one_trace(receive
     assert received.headers["traceparent"].split("-")[1] == format(trace_id, "032x")
     assert received.headers["x-correlation-id"] == "journey-trace"
     assert json.loads(received.body)["event_type"] == "contribution_created"
+
+
+async def test_with_nothing_exporting_the_callers_trace_still_reaches_the_receiver(receiver, monkeypatch):  # noqa: F811
+    """Issue 14: with no span processor the request span is not recorded; the trace it belongs to still goes
+    to the outbox and, from the worker, to the reputation engine."""
+    monkeypatch.setattr(tracing, "_exporting", False)
+    caller_trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    client = AsyncClient()
+    signup = await client.post(
+        "/v1/auth/signup",
+        {"email": "untraced@example.com", "username": "untraced", "password": "correct horse battery"},
+        content_type="application/json",
+    )
+    created = await client.post(
+        "/v1/contributions",
+        {"title": "Fixed the gate", "contribution_type": "community_service"},
+        content_type="application/json",
+        headers={
+            "Authorization": f"Bearer {signup.json()['access_token']}",
+            "traceparent": f"00-{caller_trace}-00f067aa0ba902b7-01",
+        },
+    )
+    assert created.status_code == 201, created.content
+
+    assert await Worker(concurrency=1, run_jobs=False).run_once() == 1
+    (received,) = receiver.requests
+    assert received.headers["traceparent"].split("-")[1] == caller_trace
