@@ -7,6 +7,8 @@ from apps.chat import api, api_attachments, api_search, sse
 T = "threads/<str:thread_id>"
 
 urlpatterns = [
+    # The busiest route first: routes are tried in order, each one before it costs every send (issue 14).
+    path(f"{T}/messages/send", api.SendView.as_view(), name="chat-send"),
     path("threads", api.ThreadsView.as_view(), name="chat-threads"),
     path("threads/discover", api.DiscoverView.as_view(), name="chat-threads-discover"),  # before {T}
     path(f"{T}", api.ThreadView.as_view(), name="chat-thread"),
@@ -17,7 +19,6 @@ urlpatterns = [
     path(f"{T}/members/<str:user_id>/remove", api.RemoveView.as_view(), name="chat-remove"),
     path(f"{T}/messages", api.MessagesView.as_view(), name="chat-messages"),
     path(f"{T}/messages/poll", api.PollView.as_view(), name="chat-poll"),
-    path(f"{T}/messages/send", api.SendView.as_view(), name="chat-send"),
     path(f"{T}/messages/stream", sse.stream, name="chat-stream"),
     path(f"{T}/messages/ws", sse.websocket_only, name="chat-ws-http"),
     path(f"{T}/messages/<str:message_id>", api.MessageView.as_view(), name="chat-message"),
