@@ -120,6 +120,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["apps.accounts.authentication.GotongAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "apps.core.api.CommonAcceptNegotiation",
     # Depth limit, strict UTF-8, no lone surrogates (docs/api-conventions.md, "Hostile bodies").
     "DEFAULT_PARSER_CLASSES": ["apps.core.api.StrictJSONParser"],
     "EXCEPTION_HANDLER": "apps.core.api.exception_handler",
