@@ -34,7 +34,7 @@ class AuthenticationMiddleware(AsyncMiddleware):
         issued: IssuedTokens | None = None
         stale_cookies = False
 
-        header = request.headers.get("Authorization")
+        header = request.META.get("HTTP_AUTHORIZATION")  # not request.headers: see apps.core.middleware.ID_HEADERS
         if header is not None:
             await self._from_bearer(request, header)
         elif not request.path.startswith("/static/"):
