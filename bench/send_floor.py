@@ -20,7 +20,10 @@ search feature's cost per send). Not a timed test; figures depend on the machine
 msg/s: the same work then costs more CPU per call (cold caches; a lone request shares no loop iteration), which is
 why a send at 50 msg/s costs more than a saturated one.
 
-    python bench/send_floor.py [--calls 2000] [--rounds 3] [--gap-ms 0]
+    python bench/send_floor.py [--calls 2000] [--rounds 3] [--gap-ms 0] [--only post] [--uvloop] [--root CHECKOUT]
+
+``--root /tmp/wt_base`` measures the app of another checkout (a ``git worktree`` of the commit before a change)
+with this script, so an A/B runs the same measurement on both; alternate the two for a noisy machine.
 """
 
 from __future__ import annotations
@@ -55,7 +58,10 @@ async def per_call(fn: Callable[[int], Awaitable[object]], calls: int, gap_s: fl
     return thread * 1000 / calls, (process - thread) * 1000 / calls
 
 
-async def measure(calls: int, rounds: int, gap_s: float) -> None:
+STEPS = ("rt", "auth", "tx", "service", "post")
+
+
+async def measure(calls: int, rounds: int, gap_s: float, only: set[str]) -> None:
     import chat_seed
 
     from apps.accounts import services as account_services
@@ -94,21 +100,25 @@ async def measure(calls: int, rounds: int, gap_s: float) -> None:
             raise SystemExit(f"the send through the ASGI app answered {status}: {answer[:300]!r}")
         return status
 
-    steps: list[tuple[str, Callable[[int], Awaitable[object]]]] = [
-        ("RETURN 1 (one round trip)", lambda i: db.query("RETURN 1;", operation="floor")),
-        ("auth_state (every request's read)", lambda i: accounts.auth_state(claims.user_id, claims.family_id)),
-        ("send transaction (ChatRepository.send)", repository_send),
-        ("send_message service (no HTTP)", service_send),
-        ("POST .../send through the ASGI app", asgi_send),
+    steps: list[tuple[str, str, Callable[[int], Awaitable[object]]]] = [
+        ("rt", "RETURN 1 (one round trip)", lambda i: db.query("RETURN 1;", operation="floor")),
+        ("auth", "auth_state (every request's read)", lambda i: accounts.auth_state(claims.user_id, claims.family_id)),
+        ("tx", "send transaction (ChatRepository.send)", repository_send),
+        ("service", "send_message service (no HTTP)", service_send),
+        ("post", "POST .../send through the ASGI app", asgi_send),
     ]
     print(f"load average {os.getloadavg()}; {calls} calls per figure, {rounds} rounds, {gap_s * 1000:g} ms apart; "
           "ms of CPU per call")  # fmt: skip
     print(f"{'call':<42} {'event-loop thread':>18} {'engine threads':>15} {'total':>8}")
-    for name, fn in steps:
+    for key, name, fn in steps:
+        if key not in only:
+            continue
         figures = [await per_call(fn, calls, gap_s) for _ in range(rounds)]
         loop_ms = statistics.median(f[0] for f in figures)
         engine_ms = statistics.median(f[1] for f in figures)
         print(f"{name:<42} {loop_ms:>18.3f} {engine_ms:>15.3f} {loop_ms + engine_ms:>8.3f}")
+    if "noindex" not in only:
+        return
     await db.query("REMOVE INDEX chat_message_body_search ON chat_message;", operation="floor")
     figures = [await per_call(repository_send, calls, gap_s) for _ in range(rounds)]
     loop_ms, engine_ms = statistics.median(f[0] for f in figures), statistics.median(f[1] for f in figures)
@@ -121,8 +131,24 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--gap-ms", type=float, default=0.0, help="idle time between two calls (20: as at 50 msg/s)")
+    parser.add_argument(
+        "--only",
+        default=",".join((*STEPS, "noindex")),
+        help=f"comma-separated rows: {', '.join(STEPS)}, noindex (the informative last row)",
+    )
+    parser.add_argument(
+        "--uvloop", action="store_true", help="run on uvloop, as the server does (default: asyncio's loop)"
+    )
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=ROOT,
+        help="the checkout whose app is measured, e.g. a git worktree of another commit for an A/B",
+    )
     args = parser.parse_args()
-    sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+    root = args.root.resolve()
+    os.chdir(root)
+    sys.path[:0] = [str(root), str(ROOT / "bench")]
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gotong.settings")
     os.environ["SURREAL_ENDPOINT"] = "mem://"
     for limit in ("RATE_LIMIT_CHAT_SEND", "RATE_LIMIT_DEFAULT"):  # as in chat_bench: measure, never get a 429
@@ -135,7 +161,14 @@ def main() -> None:
     from apps.core.db.migrations import migrate
 
     run_sync(migrate, get_db())
-    asyncio.run(measure(args.calls, args.rounds, args.gap_ms / 1000))
+    print(f"app: {root}; loop: {'uvloop' if args.uvloop else 'asyncio'}")
+    work = measure(args.calls, args.rounds, args.gap_ms / 1000, set(args.only.split(",")))
+    if args.uvloop:
+        import uvloop
+
+        uvloop.run(work)
+    else:
+        asyncio.run(work)
 
 
 if __name__ == "__main__":
