@@ -27,7 +27,7 @@ def _choice(negotiation, accept: str | None, query: str, renderers: list, suffix
 
 
 @pytest.mark.parametrize("renderers", RENDERER_SETS, ids=lambda rs: "+".join(r.__name__ for r in rs))
-@pytest.mark.parametrize("query,suffix", [("", None), ("?format=json", None), ("", "json"), ("?page=2", None)])
+@pytest.mark.parametrize(("query", "suffix"), [("", None), ("?format=json", None), ("", "json"), ("?page=2", None)])
 @pytest.mark.parametrize("accept", ACCEPTS)
 def test_the_fast_answer_is_drfs_answer(accept, query, suffix, renderers):
     assert _choice(CommonAcceptNegotiation(), accept, query, renderers, suffix) == _choice(
@@ -37,9 +37,11 @@ def test_the_fast_answer_is_drfs_answer(accept, query, suffix, renderers):
 
 def test_the_api_uses_it_and_still_refuses_what_it_cannot_render(api):
     refused = api.get("/v1/chat/threads", HTTP_ACCEPT="text/html")  # NotAcceptable, as the envelope's 400
-    assert refused.status_code == 400 and "Accept" in refused.json()["error"]["details"]["fields"]
+    assert refused.status_code == 400
+    assert "Accept" in refused.json()["error"]["details"]["fields"]
     answer = api.get("/v1/chat/threads")
-    assert answer.status_code == 401 and answer["Content-Type"] == "application/json"
+    assert answer.status_code == 401
+    assert answer["Content-Type"] == "application/json"
     from rest_framework.settings import api_settings
 
     assert api_settings.DEFAULT_CONTENT_NEGOTIATION_CLASS is CommonAcceptNegotiation

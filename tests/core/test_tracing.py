@@ -145,7 +145,7 @@ PARENT_TRACE = "0af7651916cd43dd8448eb211c80319c"
 def test_with_nothing_exporting_the_request_span_is_unrecorded_with_the_context_the_sdk_would_give(
     monkeypatch, headers
 ):
-    """Issue 14: no span processor, so the request span is not recorded, yet logs, the outbox and outgoing
+    """Issue 14: no span processor, so the request span is not recorded, yet the outbox and outgoing
     ``traceparent`` headers see the ids and flags the SDK's own span would have had."""
     monkeypatch.setattr(tracing, "_exporting", False)
     with tracing.server_span("POST", "/v1/x", headers, "http", "testserver") as span:
@@ -155,7 +155,8 @@ def test_with_nothing_exporting_the_request_span_is_unrecorded_with_the_context_
     sdk_span = tracing.tracer().start_span("POST", context=propagate.extract(headers), kind=trace.SpanKind.SERVER)
     theirs = sdk_span.get_span_context()
     assert (ours.trace_flags, ours.trace_state) == (theirs.trace_flags, theirs.trace_state)
-    assert ours.is_valid and not ours.is_remote
+    assert ours.is_valid
+    assert not ours.is_remote
     if headers:
         assert ours.trace_id == theirs.trace_id == int(PARENT_TRACE, 16)
         assert ours.span_id != int("b7ad6b7169203331", 16)
