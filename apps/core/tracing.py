@@ -5,7 +5,7 @@ Configured once per process from ``AppConfig.ready``. The request span comes fro
 Django instrumentation: that one is a sync-only middleware, so under ASGI Django ran
 the whole chain through a thread hop per request (issue 14). Exporter: OTLP
 over HTTP when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set, none otherwise (tracing
-stays on, so trace ids still reach logs and outgoing ``traceparent`` headers).
+stays on, so trace ids still reach the outbox and outgoing ``traceparent`` headers).
 Every request span carries ``correlation_id`` and ``request_id``
 (``RequestContextMiddleware`` sets them); the outbox stores the ``traceparent``
 of the request that wrote an event so the worker continues that trace.
@@ -95,8 +95,8 @@ def server_span(method: str, path: str, headers: dict[str, str], scheme: str, ho
     ``http.status_code``…), so dashboards built on them keep working; the caller adds the
     route and status once the response is known (``finish_server_span``).
 
-    With no span processor the span is not recorded (``_unrecorded_span``): the same ids and flags reach logs,
-    the outbox and outgoing ``traceparent`` headers, and the SDK's span, which nothing would read, is not built.
+    With no span processor the span is not recorded (``_unrecorded_span``): the same ids and flags reach the
+    outbox and outgoing ``traceparent`` headers, and the SDK's span, which nothing would read, is not built.
     """
     parent = propagate.extract(headers)
     attributes = {"http.method": method, "http.target": path, "http.scheme": scheme, "http.host": host}
