@@ -246,3 +246,37 @@ def test_a_name_one_transaction_defines_is_not_seen_by_the_next():
     appended, probed = run_sync(scenario)
     assert appended[-1] == {"key": "first", "seq": 2}
     assert probed == [None]
+
+
+def test_a_lone_write_whose_caller_gave_up_is_dropped_by_the_engine_not_committed():
+    """The turn is handed on as soon as a lone write's caller is cancelled (docs/data-layer.md, rule 1): that is
+    safe only while the embedded engine drops a cancelled call's transaction instead of finishing it. The check
+    reads after an engine-side ``SLEEP`` longer than the dropped transaction, so a transaction the engine went on
+    with would have committed by then."""
+
+    async def scenario():
+        client = await _client()
+        calls: list[str] = []
+        raw = client._raw
+
+        async def spy(sql, variables):
+            calls.append(sql)
+            return await raw(sql, variables)
+
+        client._raw = spy
+        abandoned = asyncio.ensure_future(
+            client.write("SLEEP 200ms; CREATE gc_counter:left SET n = 7;", operation="abandoned")
+        )
+        while not calls:
+            await asyncio.sleep(0)  # until its engine call has started
+        abandoned.cancel()
+        await asyncio.gather(abandoned, return_exceptions=True)
+        after = await _append(client, "next")
+        _, left = await client.query("SLEEP 400ms; SELECT VALUE n FROM gc_counter:left;")
+        await client.close()
+        return abandoned.cancelled(), after, left
+
+    cancelled, after, left = run_sync(scenario)
+    assert cancelled
+    assert after[-1] == {"key": "next", "seq": 1}, "the next write ran at once"
+    assert left == [], "the cancelled transaction was not committed"

@@ -70,6 +70,8 @@ class GroupCommit:
             try:
                 return await self._alone(sql, variables, operation)
             finally:
+                # At once, also when this caller was cancelled: the engine then drops the transaction instead of
+                # committing it, so the next write overlaps no commit (docs/data-layer.md, rule 1; tested).
                 self._turn_ended()
         item = _Queued(sql, variables, operation, asyncio.get_running_loop().create_future())
         self._waiting.append(item)
