@@ -14,9 +14,9 @@ from django.urls import re_path
 
 django.setup(set_prefix=False)  # what get_asgi_application() does, with our handler below
 
-from apps.core.asgi_handler import LoopASGIHandler, disconnect_database_signals  # noqa: E402
+from apps.core.asgi_handler import LoopASGIHandler, disconnect_idle_request_hooks  # noqa: E402
 
-disconnect_database_signals()
+disconnect_idle_request_hooks()
 django_core_app = LoopASGIHandler()
 
 from apps.core.api import error_response  # noqa: E402 - needs the app registry

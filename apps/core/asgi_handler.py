@@ -8,9 +8,10 @@ thread, because ``ASGIHandler.__call__`` gives every request its own ``ThreadSen
 
 The database of record is SurrealDB, so Django's own database hooks (``reset_queries``,
 ``close_old_connections``) have nothing to do and are disconnected when ``DATABASES`` is empty
-(``disconnect_database_signals``); the three others run on the loop. The methods below are Django
-5.2's, line for line, except for those calls and a reference cycle ``handle`` made per request (marked
-"Django:"); sync views and sync middleware hooks still go to the thread as in Django.
+(``disconnect_database_signals``); so are the cache and urlconf resets, which have nothing to do either
+(``disconnect_idle_request_hooks``). The methods below are Django 5.2's, line for line, except for those calls,
+the per-request ``set_urlconf`` and a reference cycle ``handle`` made per request (marked "Django:"); sync views
+and sync middleware hooks still go to the thread as in Django.
 tests/core/test_thread_hops.py fails if a hop comes back, and on another Django version, so an upgrade
 re-reads this file; tests/core/test_no_cyclic_garbage.py fails if the cycle comes back.
 """
@@ -26,7 +27,7 @@ from django.conf import settings
 from django.core import signals
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
-from django.urls import set_script_prefix, set_urlconf
+from django.urls import set_script_prefix
 from django.utils.log import log_response
 
 
@@ -51,9 +52,38 @@ def disconnect_database_signals() -> None:
     signals.request_finished.disconnect(close_old_connections)
 
 
+def _closes_nothing(backend_path: str) -> bool:
+    from django.core.cache.backends.base import BaseCache
+    from django.utils.module_loading import import_string
+
+    return import_string(backend_path).close is BaseCache.close
+
+
+def disconnect_idle_request_hooks() -> None:
+    """Drop the per-request hooks of Django that have nothing to do in this project (run once at start-up).
+
+    Each ran on every request, for nothing here:
+    - the database hooks, when ``DATABASES`` is empty (``disconnect_database_signals``: they would hop);
+    - ``close_caches``, when every configured cache's ``close`` is the base class's no-op (local memory, dummy):
+      it walked the cache handler's ``asgiref.Local`` to close nothing, about 18 us a request (issue 14);
+    - ``reset_urlconf``: ``LoopASGIHandler`` sets no per-request urlconf. Django's
+      ``set_urlconf(settings.ROOT_URLCONF)`` named the default, which ``get_resolver()`` and ``reverse()`` fall back
+      to anyway, and no middleware here sets ``request.urlconf``: about 15 us each, at the start and at the end.
+      Django's sync handler (the test client) still sets the urlconf per request, always to ``ROOT_URLCONF``,
+      and a settings override clears it (``django.test.signals.root_urlconf_changed``).
+    """
+    from django.core.cache import close_caches
+    from django.core.handlers.base import reset_urlconf
+
+    disconnect_database_signals()
+    if all(_closes_nothing(cache["BACKEND"]) for cache in settings.CACHES.values()):
+        signals.request_finished.disconnect(close_caches)
+    signals.request_finished.disconnect(reset_urlconf)
+
+
 class LoopASGIHandler(ASGIHandler):
     async def get_response_async(self, request):
-        set_urlconf(settings.ROOT_URLCONF)
+        # Django: set_urlconf(settings.ROOT_URLCONF) -- the default; see disconnect_idle_request_hooks.
         response = await self._middleware_chain(request)
         response._resource_closers.append(request.close)
         if response.status_code >= 400:  # Django: await sync_to_async(log_response, thread_sensitive=False)(…)
