@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from django.test import AsyncClient
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -56,10 +57,20 @@ async def test_contribution_request_and_webhook_delivery_share_one_trace(receive
     assert json.loads(received.body)["event_type"] == "contribution_created"
 
 
-async def test_with_nothing_exporting_the_callers_trace_still_reaches_the_receiver(receiver, monkeypatch):  # noqa: F811
-    """Issue 14: with no span processor the request span is not recorded; the trace it belongs to still goes
-    to the outbox and, from the worker, to the reputation engine."""
+@pytest.fixture
+def nothing_exporting(monkeypatch):
+    """As a process without OTEL_EXPORTER_OTLP_ENDPOINT runs: nothing recorded, httpx not instrumented."""
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
     monkeypatch.setattr(tracing, "_exporting", False)
+    HTTPXClientInstrumentor().uninstrument()
+    yield
+    HTTPXClientInstrumentor().instrument()
+
+
+async def test_with_nothing_exporting_the_callers_trace_still_reaches_the_receiver(receiver, nothing_exporting):  # noqa: F811
+    """Issue 14: with no span processor the request span is not recorded and httpx is not instrumented; the
+    trace the request belongs to still goes to the outbox and, from the worker, to the reputation engine."""
     caller_trace = "4bf92f3577b34da6a3ce929d0e0e4736"
     client = AsyncClient()
     signup = await client.post(
