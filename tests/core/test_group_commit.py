@@ -256,18 +256,10 @@ def test_a_lone_write_whose_caller_gave_up_is_dropped_by_the_engine_not_committe
 
     async def scenario():
         client = await _client()
-        calls: list[str] = []
-        raw = client._raw
-
-        async def spy(sql, variables):
-            calls.append(sql)
-            return await raw(sql, variables)
-
-        client._raw = spy
         abandoned = asyncio.ensure_future(
             client.write("SLEEP 200ms; CREATE gc_counter:left SET n = 7;", operation="abandoned")
         )
-        while not calls:
+        while not client.writes_in_flight:
             await asyncio.sleep(0)  # until its engine call has started
         abandoned.cancel()
         await asyncio.gather(abandoned, return_exceptions=True)
