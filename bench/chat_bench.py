@@ -24,11 +24,16 @@ send-bridge. The same with the database in its own process (the test ws:// bridg
    in production): the server's CPU per send is the app's alone, and the engine process's is printed beside it.
 send-paced. send-bridge at target 2's rate (``--rate``, 50 msg/s) instead of a closed loop: point 3's "<= 2 ms of
    server CPU per message at target 2's load", in the production shape (``--profile`` splits it by component).
+send-paced-embedded. The same paced load on the embedded default (``mem://``): the engine's CPU is the server's.
+   With ``--baseline CHECKOUT`` (a worktree of an earlier commit), both paced targets run that checkout's server
+   beside ours at the same time and print the ratio of their CPU per send (this machine's speed moves too much
+   between runs for two absolute figures to compare).
 abuse. Bad input at scale (bench/abuse.py): ``--idle`` sockets that vanish (frozen clients: no reads, no pongs,
    no close), sockets on the active threads that never read, and one socket flooding frames, beside target 2's
    healthy clients for 75 s; healthy percentiles, lost frames, the server's RSS and open streams over time.
 
-    python bench/chat_bench.py [--quick] [--targets 1,2,3,4,7,fanout,abuse,send,send-bridge,send-paced] [--duration 20]
+    python bench/chat_bench.py [--quick] [--targets 1,2,3,4,7,fanout,abuse,send,send-bridge,send-paced,
+                               send-paced-embedded] [--baseline CHECKOUT] [--duration 20]
                                [--idle 5000] [--profile] [--repeat 3] [--server daphne|uvicorn] [--fanout-sockets 2000
                                --fanout-threads 4 --fanout-senders 4 --fanout-clients 4]
 
