@@ -68,7 +68,6 @@ import sys
 import tempfile
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -946,11 +945,12 @@ def target_send_bridge(args, results: dict, *, paced: bool = False, embedded: bo
     ``embedded`` (target "send-paced-embedded"): the paced load on the embedded default (``mem://`` in the
     server process), so the server's CPU per send includes the engine's work, as in the issue's "about 7.5 ms".
 
-    With ``--baseline CHECKOUT`` the paced load runs on that checkout's server (an earlier commit) and on ours at
-    the same time, each with its own sender at ``--rate`` (and its own bridge), and ``<key>_ratio`` is its CPU per
-    send over ours. This machine's speed moves by a third within minutes (the engine's fixed work per send moves
-    with it), so the spec (08-performance.md) asks for ratios from the same run; side by side, both servers see
-    the same machine for the whole window.
+    With ``--baseline CHECKOUT`` both servers (that checkout's, an earlier commit, and ours) are up at once, and
+    the paced load goes to one of them at a time in ``--baseline-slices`` slices each, in the order A B B A A B ...
+    (a linear drift of the machine's speed then weighs on both alike); ``<key>_ratio`` is the baseline's CPU per
+    send over ours, summed over the slices. This machine's speed moves by a third within minutes (the engine's
+    fixed work per send moves with it), so the spec (08-performance.md) asks for ratios from the same run. Not
+    side by side: a busy neighbour costs an idle-waking server more than a busy one (measured, docs/benchmarks.md).
     """
     if embedded:
         key, phase = "send_paced_embedded", "send-paced-embedded"
@@ -964,23 +964,57 @@ def target_send_bridge(args, results: dict, *, paced: bool = False, embedded: bo
         results[key] = _measure_send_alone(args, started, paced)
         _stop_send_alone(started)
         return
-    sides = [(ROOT, key, phase), (args.baseline, f"{key}_baseline", f"{phase}-baseline")]
-    started = [_start_send_alone(root, side_phase, embedded) for root, _key, side_phase in sides]
-    if all(isinstance(side, dict) for side in started):
-        with ThreadPoolExecutor(len(sides)) as pool:
-            measured = list(pool.map(lambda side: _measure_send_alone(args, side, paced), started))
+    keys = (key, f"{key}_baseline")
+    sides = [_start_send_alone(ROOT, phase, embedded), _start_send_alone(args.baseline, f"{phase}-baseline", embedded)]
+    if all(isinstance(side, dict) for side in sides):
+        slices: dict[str, list[dict]] = {k: [] for k in keys}
+        for n in range(2 * args.baseline_slices):
+            which = (n + 1) // 2 % 2  # 0 1 1 0 0 1 1 0 ...
+            slices[keys[which]].append(_measure_send_alone(args, sides[which], paced, args.duration, quiet=True))
+        for k in keys:
+            results[k] = _merge_slices(slices[k])
     else:
-        measured = [{"skipped": side} if isinstance(side, str) else {"skipped": "the other side could not start"}
-                    for side in started]  # fmt: skip
-    for (_root, side_key, _phase), side, figures in zip(sides, started, measured, strict=True):
-        results[side_key] = figures
+        for k, side in zip(keys, sides, strict=True):
+            results[k] = {"skipped": side if isinstance(side, str) else "the other server could not start"}
+    for side in sides:
         if isinstance(side, dict):
             _stop_send_alone(side)
     now, before = results[key], results[f"{key}_baseline"]
+    for k, r in ((key, now), (f"{key}_baseline", before)):
+        if "skipped" not in r:
+            print(f"  [{k}, {r['slices']} slices of {args.duration:g} s] {r['acked']}/{r['sent']} acked, errors "
+                  f"{r['send_errors']}, ACK p95 per slice {r['ack_p95_per_slice']} ms, server CPU "
+                  f"{r['server_cpu_ms_per_msg']} ms/send (per slice {r['cpu_ms_per_slice']}), engine process "
+                  f"{r.get('engine_cpu_ms_per_msg')} ms/send", flush=True)  # fmt: skip
     if now.get("server_cpu_ms_per_msg") and before.get("server_cpu_ms_per_msg"):
         results[f"{key}_ratio"] = round(before["server_cpu_ms_per_msg"] / now["server_cpu_ms_per_msg"], 2)
-        print(f"    side by side, baseline / this checkout, server CPU per send: {before['server_cpu_ms_per_msg']} / "
+        print(f"    interleaved, baseline / this checkout, server CPU per send: {before['server_cpu_ms_per_msg']} / "
               f"{now['server_cpu_ms_per_msg']} ms = {results[f'{key}_ratio']}", flush=True)  # fmt: skip
+
+
+def _merge_slices(slices: list[dict]) -> dict[str, Any]:
+    """One side's slices of an interleaved ``--baseline`` run as one figure: sends, errors and CPU summed."""
+    acked = sum(r["acked"] for r in slices)
+    seconds = sum(r["acked"] / r["msgs_per_s"] for r in slices if r["msgs_per_s"])
+    cpu_s = sum(r["server_cpu_s"] or 0 for r in slices)
+    engine_s = sum(r["engine_cpu_ms_per_msg"] * r["acked"] / 1000 for r in slices if "engine_cpu_ms_per_msg" in r)
+    merged: dict[str, Any] = {
+        "slices": len(slices),
+        "sent": sum(r["sent"] for r in slices),
+        "acked": acked,
+        "send_errors": sum(r["send_errors"] for r in slices),
+        "msgs_per_s": round(acked / seconds, 1) if seconds else 0.0,
+        "server_cpu_s": round(cpu_s, 3),
+        "server_cpu_ms_per_msg": round(cpu_s * 1000 / acked, 2) if acked else None,
+        "server_cpu_pct": round(cpu_s / seconds * 100, 1) if seconds else None,
+        "cpu_ms_per_slice": [r["server_cpu_ms_per_msg"] for r in slices],
+        "ack_p95_per_slice": [r["ack_ms"]["p95"] for r in slices],
+        "load_before": slices[0]["load_before"],
+        "load_after": slices[-1]["load_after"],
+    }
+    if any("engine_cpu_ms_per_msg" in r for r in slices) and acked:
+        merged["engine_cpu_ms_per_msg"] = round(engine_s * 1000 / acked, 2)
+    return merged
 
 
 def _start_send_alone(root: Path, phase: str, embedded: bool) -> dict[str, Any] | str:
@@ -999,13 +1033,18 @@ def _start_send_alone(root: Path, phase: str, embedded: bool) -> dict[str, Any] 
     return {"root": root, "phase": phase, "proc": proc, "bridge": bridge, "base": base, "plans": plans}
 
 
-def _measure_send_alone(args, side: dict[str, Any], paced: bool) -> dict:
-    """One load on ``side``'s server: closed loop, or ``--rate`` msg/s when ``paced``; printed and returned."""
+def _measure_send_alone(args, side: dict[str, Any], paced: bool, duration: float | None = None,
+                        quiet: bool = False) -> dict:  # fmt: skip
+    """One load on ``side``'s server: closed loop, or ``--rate`` msg/s when ``paced``; returned, and printed
+    unless ``quiet`` (a slice of an interleaved run)."""
     proc, bridge, base, ours = side["proc"], side["bridge"], side["base"], side["root"] == ROOT
     r = run_load("app", base, base.replace("http://", "ws://"), side["plans"], rate=args.rate if paced else None,
-                 duration=args.duration, concurrency=args.concurrency, sender_procs=closed_loop_senders(args),
-                 server_pid=proc.pid, engine_pid=bridge.pid if bridge else None,
-                 probe=probe_for(args, proc, base, side["phase"] if ours else None))  # fmt: skip
+                 duration=duration or args.duration, concurrency=args.concurrency,
+                 sender_procs=closed_loop_senders(args), server_pid=proc.pid,
+                 engine_pid=bridge.pid if bridge else None,
+                 probe=probe_for(args, proc, base, side["phase"] if ours and not quiet else None))  # fmt: skip
+    if quiet:
+        return r
     where = "engine in its own process" if bridge else "embedded engine"
     title = f"send path alone{', 50 msg/s' if paced else ''}, {where}"
     print_load(title if ours else f"{title}, baseline {side['root']}", r)
@@ -1203,6 +1242,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--baseline", type=Path, default=None,
                         help="a checkout of an earlier commit (git worktree, with its own .venv when its requirements "
                              "differ) whose server also runs send-paced, alternating with ours")  # fmt: skip
+    parser.add_argument(
+        "--baseline-slices",
+        type=int,
+        default=4,
+        help="with --baseline: load slices per server (each --duration s), interleaved A B B A ...",
+    )
     parser.add_argument("--baseline-ratio-goal", type=float, default=3.75,
                         help="the verdict's goal for baseline/this CPU per send (3.75: issue 14 point 3, about 7.5 "
                              "ms to <= 2 ms, against 49e0d1f, the main the issue was measured on)")  # fmt: skip
