@@ -74,12 +74,15 @@ class AccountsRepository(Repository):
         )
 
     async def auth_state(self, user_id: str, family_id: str) -> dict[str, Any]:
-        """The user record and its token family in ONE query (every authenticated request)."""
+        """The user record and its token family in ONE query (every authenticated request).
+
+        Each record's fields are read as ``type::record(...).{fields}``: the same answer as ``SELECT fields FROM
+        ONLY`` (NONE for a missing record) for about a quarter less of the engine's CPU (issue 14, tenth pass).
+        """
         results = await self.db.query(
-            f"RETURN {{user: (SELECT {_USER_FIELDS} FROM ONLY type::record('user', $uid)), "
-            "family: (SELECT user_id, current_refresh_jti, previous_refresh_jti, rotated_at_ms, revoked, "
-            "revoked_reason, expires_at_ms "
-            "FROM ONLY type::record('auth_family', $fid))};",
+            f"RETURN {{user: type::record('user', $uid).{{{_USER_FIELDS}}}, "
+            "family: type::record('auth_family', $fid).{user_id, current_refresh_jti, previous_refresh_jti, "
+            "rotated_at_ms, revoked, revoked_reason, expires_at_ms}};",
             {"uid": user_id, "fid": family_id},
             operation="auth_state",
         )

@@ -45,11 +45,12 @@ SELECT * FROM ONLY type::record('chat_message', [$t, $th.last_seq]);
 # the sender's membership is active (private: the same 404 as an unknown thread; public: 403), the sender is not
 # muted, and (with attachments) every id is listed once and is an upload of the sender. Each refusal THROWs its
 # marker before anything is written. Accepted by the embedded 3.2 engine and the 3.0 bridge
-# (tests/chat/test_send_round_trips.py runs both).
+# (tests/chat/test_send_round_trips.py runs both). ``type::record(...).{fields}`` answers as ``SELECT fields FROM
+# ONLY`` does (NONE for a missing record) for about 0.08 ms less of the engine's CPU per send (issue 14).
 SEND_GUARD_SQL = """
-LET $thread = (SELECT privacy_level FROM ONLY type::record('chat_thread', $t));
+LET $thread = type::record('chat_thread', $t).{privacy_level};
 IF $thread = NONE { THROW 'thread_not_found' };
-LET $member = (SELECT left_at_ms, mute_until_ms FROM ONLY type::record('chat_member', [$t, $row.author_id]));
+LET $member = type::record('chat_member', [$t, $row.author_id]).{left_at_ms, mute_until_ms};
 IF $member = NONE OR $member.left_at_ms != NONE {
     THROW IF $thread.privacy_level = 'private' { 'thread_not_found' } ELSE { 'not_a_member' }
 };
