@@ -25,8 +25,8 @@ send-bridge. The same with the database in its own process (the test ws:// bridg
 send-paced. send-bridge at target 2's rate (``--rate``, 50 msg/s) instead of a closed loop: point 3's "<= 2 ms of
    server CPU per message at target 2's load", in the production shape (``--profile`` splits it by component).
 send-paced-embedded. The same paced load on the embedded default (``mem://``): the engine's CPU is the server's.
-   With ``--baseline CHECKOUT`` (a worktree of an earlier commit), both paced targets run that checkout's server
-   beside ours at the same time and print the ratio of their CPU per send (this machine's speed moves too much
+   With ``--baseline CHECKOUT`` (a worktree of an earlier commit), both paced targets load that checkout's server
+   and ours in interleaved slices and print the ratio of their CPU per send (this machine's speed moves too much
    between runs for two absolute figures to compare).
 abuse. Bad input at scale (bench/abuse.py): ``--idle`` sockets that vanish (frozen clients: no reads, no pongs,
    no close), sockets on the active threads that never read, and one socket flooding frames, beside target 2's
