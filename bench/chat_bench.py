@@ -970,7 +970,7 @@ def target_send_bridge(args, results: dict, *, paced: bool = False, embedded: bo
         slices: dict[str, list[dict]] = {k: [] for k in keys}
         for n in range(2 * args.baseline_slices):
             which = (n + 1) // 2 % 2  # 0 1 1 0 0 1 1 0 ...
-            slices[keys[which]].append(_measure_send_alone(args, sides[which], paced, args.duration, quiet=True))
+            slices[keys[which]].append(_measure_send_alone(args, sides[which], paced, quiet=True))
         for k in keys:
             results[k] = _merge_slices(slices[k])
     else:
@@ -1033,13 +1033,12 @@ def _start_send_alone(root: Path, phase: str, embedded: bool) -> dict[str, Any] 
     return {"root": root, "phase": phase, "proc": proc, "bridge": bridge, "base": base, "plans": plans}
 
 
-def _measure_send_alone(args, side: dict[str, Any], paced: bool, duration: float | None = None,
-                        quiet: bool = False) -> dict:  # fmt: skip
+def _measure_send_alone(args, side: dict[str, Any], paced: bool, quiet: bool = False) -> dict:
     """One load on ``side``'s server: closed loop, or ``--rate`` msg/s when ``paced``; returned, and printed
     unless ``quiet`` (a slice of an interleaved run)."""
     proc, bridge, base, ours = side["proc"], side["bridge"], side["base"], side["root"] == ROOT
     r = run_load("app", base, base.replace("http://", "ws://"), side["plans"], rate=args.rate if paced else None,
-                 duration=duration or args.duration, concurrency=args.concurrency,
+                 duration=args.duration, concurrency=args.concurrency,
                  sender_procs=closed_loop_senders(args), server_pid=proc.pid,
                  engine_pid=bridge.pid if bridge else None,
                  probe=probe_for(args, proc, base, side["phase"] if ours and not quiet else None))  # fmt: skip
@@ -1240,8 +1239,9 @@ def parse_args() -> argparse.Namespace:
                         help="ASGI_SERVER of every manage.py serve started (default: serve's default)")  # fmt: skip
     fanout_ceiling.add_arguments(parser)
     parser.add_argument("--baseline", type=Path, default=None,
-                        help="a checkout of an earlier commit (git worktree, with its own .venv when its requirements "
-                             "differ) whose server also runs send-paced, alternating with ours")  # fmt: skip
+                        help="a checkout of an earlier commit (git worktree, with its own .venv when its "
+                             "requirements differ) whose server also runs the paced targets, in slices "
+                             "interleaved with ours")  # fmt: skip
     parser.add_argument(
         "--baseline-slices",
         type=int,
