@@ -931,13 +931,14 @@ def target4(args) -> dict:
     return result
 
 
-def target_send_bridge(args, results: dict, *, paced: bool = False, embedded: bool = False) -> None:
-    """The send path alone with the database in its own process (the production shape: a SurrealDB server).
+def target_send_alone(args, results: dict, *, paced: bool = False, embedded: bool = False) -> None:
+    """The send path alone (no socket attached) on a server of its own: targets send-bridge, send-paced and
+    send-paced-embedded.
 
-    The same closed loop as target "send", but the server talks ws:// to the test bridge, so the server's CPU per
-    send is the app's alone (Django, DRF, auth, idempotency, the SDK over a socket) and the engine's is reported
-    beside it. The bridge is SurrealDB core 3.0 in Node with one shared session, not a ``surreal start`` server:
-    its figure is the engine's order of magnitude, not a server's.
+    send-bridge: the same closed loop as target "send", but the server talks ws:// to the test bridge, so the
+    server's CPU per send is the app's alone (Django, DRF, auth, idempotency, the SDK over a socket) and the
+    engine's is reported beside it. The bridge is SurrealDB core 3.0 in Node with one shared session, not a
+    ``surreal start`` server: its figure is the engine's order of magnitude, not a server's.
 
     ``paced`` (target "send-paced"): the same server at target 2's rate (``--rate``, 50 msg/s) instead of a closed
     loop. Issue 14 point 3 asks for <= 2 ms per send "at target 2's load"; at that rate every request wakes an
@@ -1282,11 +1283,11 @@ def run_targets(args: argparse.Namespace, res: dict[str, Any]) -> None:
         ({"7"}, "target 7: bare websockets server", lambda: target7(args, res)),
         ({"4"}, "target 4: bridge + redis + two servers", lambda: res.__setitem__("t4", target4(args))),
         ({"send-bridge"}, "send path alone, the engine in its own process (bridge)",
-         lambda: target_send_bridge(args, res)),
+         lambda: target_send_alone(args, res)),
         ({"send-paced"}, "send path alone at --rate msg/s, the engine in its own process (bridge)",
-         lambda: target_send_bridge(args, res, paced=True)),
+         lambda: target_send_alone(args, res, paced=True)),
         ({"send-paced-embedded"}, "send path alone at --rate msg/s, the embedded engine (mem://)",
-         lambda: target_send_bridge(args, res, paced=True, embedded=True)),
+         lambda: target_send_alone(args, res, paced=True, embedded=True)),
         ({"fanout"}, "target 5a: fan-out ceiling, ours vs bare websockets",
          lambda: res.__setitem__("fanout", fanout_ceiling.target(sys.modules[__name__], args, res["asgi_server"]))),
         ({"abuse"}, "abuse: vanished and never-reading sockets and a frame flood beside healthy clients",

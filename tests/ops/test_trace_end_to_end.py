@@ -63,9 +63,11 @@ def nothing_exporting(monkeypatch):
     from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
     monkeypatch.setattr(tracing, "_exporting", False)
+    instrumented = HTTPXClientInstrumentor().is_instrumented_by_opentelemetry
     HTTPXClientInstrumentor().uninstrument()
     yield
-    HTTPXClientInstrumentor().instrument()
+    if instrumented:  # as it was: the other tests of this process see the state their set-up made
+        HTTPXClientInstrumentor().instrument()
 
 
 async def test_with_nothing_exporting_the_callers_trace_still_reaches_the_receiver(receiver, nothing_exporting):  # noqa: F811
