@@ -11,7 +11,10 @@ thread and every other thread (the engine's native threads):
 * ``send_message``: the whole send service (rate limit, mentions, transaction, the event for the hub with no
   stream attached, the sender's view): what a send costs above the HTTP layer;
 * ``POST .../send``: the API's send through the ASGI application (Django's handler, middleware, DRF, sign-in
-  check, idempotency, the service) without a server: the difference to ``send_message`` is the request stack.
+  check, idempotency, the service) without a server: the difference to ``send_message`` is the request stack;
+* ``POST .../send, refused``: the same request with an empty body, refused (400) by the input serializer: the
+  request stack alone (middleware, DRF, the sign-in check from this process's cache, the error answer) with no
+  service and no database call, the floor that Django and DRF put under any send.
 
 Then, informative only, the send transaction again after dropping the full-text index of message bodies (the
 search feature's cost per send). Not a timed test; figures depend on the machine's load (printed).
@@ -58,7 +61,7 @@ async def per_call(fn: Callable[[int], Awaitable[object]], calls: int, gap_s: fl
     return thread * 1000 / calls, (process - thread) * 1000 / calls
 
 
-STEPS = ("rt", "auth", "tx", "service", "post")
+STEPS = ("rt", "auth", "tx", "service", "post", "stack")
 
 
 async def measure(calls: int, rounds: int, gap_s: float, only: set[str]) -> None:
@@ -100,12 +103,19 @@ async def measure(calls: int, rounds: int, gap_s: float, only: set[str]) -> None
             raise SystemExit(f"the send through the ASGI app answered {status}: {answer[:300]!r}")
         return status
 
+    async def asgi_refused(i: int) -> object:
+        status, answer = await request("POST", send_path, watcher["token"], {})
+        if status != 400:
+            raise SystemExit(f"the empty send answered {status}, not 400: {answer[:300]!r}")
+        return status
+
     steps: list[tuple[str, str, Callable[[int], Awaitable[object]]]] = [
         ("rt", "RETURN 1 (one round trip)", lambda i: db.query("RETURN 1;", operation="floor")),
         ("auth", "auth_state (every request's read)", lambda i: accounts.auth_state(claims.user_id, claims.family_id)),
         ("tx", "send transaction (ChatRepository.send)", repository_send),
         ("service", "send_message service (no HTTP)", service_send),
         ("post", "POST .../send through the ASGI app", asgi_send),
+        ("stack", "POST .../send, refused (400): the stack", asgi_refused),
     ]
     print(f"load average {os.getloadavg()}; {calls} calls per figure, {rounds} rounds, {gap_s * 1000:g} ms apart; "
           "ms of CPU per call")  # fmt: skip
