@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from surrealdb.connections import async_embedded
 from surrealdb.data import cbor as sdk_cbor
 from surrealdb.data.types.datetime import PreciseDatetime
 from surrealdb.data.types.duration import Duration
@@ -130,13 +129,16 @@ RETURN {
 
 
 def test_engine_answers_decode_to_the_sdks_values(surreal_db, monkeypatch):
+    """The engine's own answer bytes, decoded by the client (which calls the engine directly on ``mem://``) and by
+    the SDK's pure-Python codec: the same values of the same types."""
     recorded: list[bytes] = []
+    decode = codec.decode
 
     def recording(data: bytes):
         recorded.append(data)
-        return codec.decode(data)
+        return decode(data)
 
-    monkeypatch.setattr(async_embedded, "decode", recording)
+    monkeypatch.setattr(codec, "decode", recording)
     ours = run_sync(surreal_db.query, ENGINE_VALUES)[-1]
     assert len(recorded) == 1
     theirs = sdk_cbor.decode(recorded[0])["result"][0]["result"]

@@ -223,6 +223,55 @@ def test_embedded_engine_gone_is_unavailable():
     assert type(error_from_exception(exc)) is DatabaseUnavailable
 
 
+def test_embedded_engine_gone_is_unavailable_through_the_client_too():
+    """The client calls the embedded engine itself (``_embedded_query``), not through the SDK's ``query_raw``: a
+    closed engine still surfaces as a 503 with the SDK's exception class as its cause."""
+
+    async def scenario():
+        client = _client("mem://")
+        await client.connect()
+        await client._conn.close()  # the handle the client keeps is now closed under it
+        try:
+            await client.query("RETURN 1;")
+        except DatabaseUnavailable as exc:
+            return exc
+        raise AssertionError("a closed engine answered")
+
+    exc = run_sync(scenario)
+    assert exc.status == 503
+    assert isinstance(exc.__cause__, ConnectionUnavailableError), repr(exc.__cause__)
+    assert "connection is closed" in str(exc.__cause__)
+
+
+def test_embedded_queries_build_no_sdk_request(monkeypatch):
+    """Issue 14 point 3, "no per-request work the data layer can avoid": an embedded query sends its CBOR message
+    to the engine directly, without the SDK's request object (a uuid4 and a pydantic check per call)."""
+    from surrealdb.request_message import message
+
+    built: list[str] = []
+    original = message.RequestMessage.__init__
+
+    def counting(self, method, **kwargs):
+        built.append(method.value)
+        original(self, method, **kwargs)
+
+    async def scenario():
+        client = _client("mem://")
+        await client.connect()  # connect and use go through the SDK
+        monkeypatch.setattr(message.RequestMessage, "__init__", counting)
+        try:
+            rows = await client.query("RETURN $x + 1;", {"x": 41})
+            await client.write("CREATE ec_direct:1 SET n = 1;")
+            with pytest.raises(Thrown):
+                await client.write("THROW 'refused';")
+            return rows
+        finally:
+            await client.close()
+
+    assert run_sync(scenario) == [42]
+    assert built == []
+
+
 def test_bridge_gone_is_unavailable_then_recovers(surreal_bridge):
     client = _client(surreal_bridge.endpoint)
     run_sync(client.query, "RETURN 1;")
