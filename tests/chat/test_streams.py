@@ -221,6 +221,31 @@ async def test_a_logout_is_announced_to_the_other_processes(chat, hub_cleanup):
     assert event["data"] == {"user_id": pb.user_id, "family_id": pb.family_id}
 
 
+async def test_a_stuck_bus_fails_the_publish_after_its_bound_and_the_send_stands(chat, hub_cleanup, monkeypatch):
+    """The publish after a commit is bounded (``PUBLISH_TIMEOUT_S``): a channel layer that never answers costs the
+    send that bound, is counted as a failed publish, and the message is in the database for catch-up."""
+    from channels.layers import get_channel_layer
+
+    from apps.chat import realtime
+    from apps.core import metrics
+
+    pa, _pb, tid = await _people(chat)
+    stuck = asyncio.Event()  # never set
+
+    async def never_answers(group, message):
+        await stuck.wait()
+
+    monkeypatch.setattr(get_channel_layer(), "group_send", never_answers)
+    monkeypatch.setattr(realtime, "PUBLISH_TIMEOUT_S", 0.05)
+    failed = metrics.realtime_bridge_events_total.labels("publish_failed")
+    before = failed._value.get()
+    [sent] = await asyncio.wait_for(_send(pa, tid, 1, "stuck"), 30)  # a hang guard, not a latency
+    assert failed._value.get() == before + 1
+    stored = await ChatRepository().message_at(tid, sent["seq"])
+    assert stored is not None
+    assert stored["message_id"] == sent["message_id"]
+
+
 async def test_the_sweep_reads_one_page_a_tick_and_wraps_around(chat, hub_cleanup, monkeypatch):
     """With more streams than a page, each tick re-reads one page of sign-ins; a pass still reaches them all."""
     monkeypatch.setattr(hub_module, "REVALIDATE_INTERVAL_S", 3600)  # ticks only when the test calls them
