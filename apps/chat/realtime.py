@@ -85,7 +85,7 @@ async def _group_send(group: str, event: dict[str, Any]) -> None:
     try:
         layer = get_channel_layer()
         # ``asyncio.timeout``, not ``wait_for``: the same bound without a task per publish (16 µs instead of
-        # 22 µs of a send's CPU, issue 14); the in-process layer's ``group_send`` never suspends.
+        # 22 µs of a send's CPU, issue 14).
         async with asyncio.timeout(PUBLISH_TIMEOUT_S):
             await layer.group_send(group, event)
     except Exception as exc:  # the bus is best effort; the database has the truth

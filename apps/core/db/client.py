@@ -242,7 +242,7 @@ class SurrealClient:
         try:
             raw = await self._embedded_engine.execute(codec.encode({"method": "query", "params": [sql, variables]}))
         except RuntimeError as exc:
-            raise ConnectionUnavailableError(f"the embedded engine failed while query: {exc}") from exc
+            raise ConnectionUnavailableError(f"the embedded engine failed while querying: {exc}") from exc
         return codec.decode(raw)
 
     async def _timed_raw(
